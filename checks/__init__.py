@@ -1,0 +1,1 @@
+"""Pure audit computations: typed results, the check registry and the checks themselves."""

@@ -1,0 +1,145 @@
+"""What every check receives: the service profile, the evaluation data, the candidate's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from assay.checks.results import Need
+
+
+class Text(BaseModel):
+    """A text in Korean and English."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ko: str
+    en: str
+
+
+class LabelSpec(BaseModel):
+    """Which column holds the outcome and which of its values is the positive class."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    positive: int | str | bool
+
+
+class SensitiveAttribute(BaseModel):
+    """A protected characteristic, optionally binned from a numeric column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    column: str
+    bins: list[float] | None = None
+    labels: list[str] | None = None
+    reference_group: str | None = None
+    population_shares: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _bins_match_labels(self) -> SensitiveAttribute:
+        if (self.bins is None) != (self.labels is None):
+            raise ValueError("'bins' and 'labels' go together")
+        if self.bins is not None and len(self.bins) != len(self.labels or []) + 1:
+            raise ValueError("'bins' needs exactly one more edge than there are 'labels'")
+        if self.population_shares is not None:
+            total = sum(self.population_shares.values())
+            if abs(total - 1.0) > 0.01:
+                raise ValueError(f"'population_shares' must sum to 1 (they sum to {total:.3f})")
+        return self
+
+
+class ServiceProfile(BaseModel):
+    """What a public service decides, for whom, and which attributes the audit protects."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: Text
+    decision: Text
+    risk_tier: str
+    id_column: str
+    label: LabelSpec
+    positive_decision_is_favourable: bool
+    sensitive_attributes: list[SensitiveAttribute] = Field(min_length=1)
+    contract: str | None = None
+
+    def sensitive_frame(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Return one string column per sensitive attribute (binned where the profile says)."""
+        out = {}
+        for attr in self.sensitive_attributes:
+            col = data[attr.column]
+            if attr.bins is not None:
+                col = pd.cut(col, bins=attr.bins, labels=attr.labels, right=False)
+            out[attr.name] = col.astype("string").fillna("missing").astype(str)
+        return pd.DataFrame(out, index=data.index)
+
+    def sensitive_columns(self) -> set[str]:
+        """Return the data columns that carry a sensitive attribute."""
+        return {a.column for a in self.sensitive_attributes}
+
+    def attribute(self, name: str) -> SensitiveAttribute:
+        """Return the sensitive attribute called `name`."""
+        return next(a for a in self.sensitive_attributes if a.name == name)
+
+
+class CheckSettings(BaseModel):
+    """Statistical settings a policy pack fixes for the checks it relies on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    min_group_size: int = Field(30, ge=1)
+    disclosure_min: int = Field(10, ge=1)
+    n_boot: int = Field(1000, ge=50, le=100_000)
+    explain_rows_per_cell: int = Field(60, ge=5)
+    auc_boot_rows: int = Field(20_000, ge=1000)
+
+
+@runtime_checkable
+class ModelAccess(Protocol):
+    """A candidate the audit can query: its input features, scores and native estimator."""
+
+    features: list[str]
+
+    def predict_scores(self, data: pd.DataFrame) -> np.ndarray:
+        """Return the probability of the positive class for each row."""
+        ...
+
+    def native(self) -> Any:
+        """Return the fitted estimator object behind the scores, or None for a black box."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Everything a check may read; a field is None when the audit does not have it."""
+
+    profile: ServiceProfile
+    data: pd.DataFrame
+    settings: CheckSettings = field(default_factory=CheckSettings)
+    seed: int = 0
+    labels: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    decisions: np.ndarray | None = None
+    sensitive: pd.DataFrame | None = None
+    model: ModelAccess | None = None
+    contract: list[dict[str, Any]] | None = None
+
+    def has(self, need: Need) -> bool:
+        """Say whether the audit can supply `need`."""
+        value = {
+            Need.LABELS: self.labels,
+            Need.SCORES: self.scores,
+            Need.DECISIONS: self.decisions,
+            Need.MODEL_ACCESS: self.model,
+            Need.SENSITIVE: self.sensitive,
+            Need.CONTRACT: self.contract,
+        }[need]
+        return value is not None

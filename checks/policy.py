@@ -1,0 +1,224 @@
+"""Policy packs and the verdict engine: clause verdicts from evidence, the recommendation from them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from assay.checks.context import CheckSettings, Text
+from assay.checks.registry import all_checks
+from assay.checks.results import CheckResult, MetricRow, Status
+
+
+class Evidence(BaseModel):
+    """One measurement a clause relies on, and the range it must lie in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    attribute: str | None = None
+    why: Text | None = None
+
+    @model_validator(mode="after")
+    def _known_and_possible(self) -> Evidence:
+        checks = all_checks()
+        if self.check not in checks:
+            raise ValueError(f"unknown check id {self.check!r}")
+        if self.metric not in checks[self.check].metrics:
+            raise ValueError(f"check {self.check!r} reports no metric {self.metric!r}")
+        if self.min is None and self.max is None:
+            raise ValueError("evidence needs a 'min' or a 'max'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"impossible range: min {self.min} > max {self.max}")
+        return self
+
+    def bounds(self) -> str:
+        """Return the allowed range as text."""
+        if self.min is not None and self.max is not None:
+            return f"[{self.min:g}, {self.max:g}]"
+        return f"≥ {self.min:g}" if self.min is not None else f"≤ {self.max:g}"
+
+
+class Clause(BaseModel):
+    """A clause of a law or guideline, with the evidence that answers it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Z][A-Z0-9]*(-[A-Za-z0-9.()]+)+$")
+    title: Text
+    source: str
+    verified: bool
+    severity: Literal["gate", "advisory"] = "gate"
+    evidence: list[Evidence] = Field(min_length=1)
+
+
+class PolicyPack(BaseModel):
+    """A named set of clauses with thresholds and the statistical settings they assume."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: str
+    title: Text
+    jurisdiction: str
+    applies_to: list[str] = Field(default_factory=list)
+    parameters: CheckSettings = Field(default_factory=CheckSettings)
+    clauses: list[Clause] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_clause_ids(self) -> PolicyPack:
+        ids = [c.id for c in self.clauses]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"clause ids used twice: {', '.join(dupes)}")
+        return self
+
+    def check_ids(self) -> list[str]:
+        """Return the ids of the checks the pack relies on, in first-use order."""
+        return list(dict.fromkeys(e.check for c in self.clauses for e in c.evidence))
+
+
+class VerdictStatus(StrEnum):
+    """A clause's verdict."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    NOT_ASSESSED = "not_assessed"
+    NEEDS_ATTESTATION = "needs_attestation"
+
+
+# Worst first: a clause takes the worst verdict of its evidence.
+SEVERITY_ORDER = [
+    VerdictStatus.FAIL,
+    VerdictStatus.INCONCLUSIVE,
+    VerdictStatus.NOT_ASSESSED,
+    VerdictStatus.NEEDS_ATTESTATION,
+    VerdictStatus.PASS,
+]
+
+
+def worst(statuses: list[VerdictStatus]) -> VerdictStatus:
+    """Return the worst of some verdicts (pass when there are none)."""
+    return min(statuses, key=SEVERITY_ORDER.index, default=VerdictStatus.PASS)
+
+
+class Verdict(BaseModel):
+    """A clause's verdict with the reasons behind it."""
+
+    clause_id: str
+    title: Text
+    source: str
+    verified: bool
+    severity: Literal["gate", "advisory"]
+    verdict: VerdictStatus
+    reasons: list[str]
+
+
+class Recommendation(StrEnum):
+    """The overall recommendation, derived from the verdicts alone."""
+
+    ELIGIBLE = "eligible"
+    ELIGIBLE_WITH_CONDITIONS = "eligible_with_conditions"
+    NOT_ELIGIBLE = "not_eligible"
+    INCONCLUSIVE = "inconclusive"
+
+
+def _where(row: MetricRow) -> str:
+    parts = [f"{row.attribute}={row.group}" if row.group else row.attribute, row.feature]
+    inner = ", ".join(p for p in parts if p)
+    return f"{row.metric}[{inner}]" if inner else row.metric
+
+
+def _fmt(row: MetricRow) -> str:
+    if row.ci_low is None or row.ci_high is None:
+        return f"{row.value:.4g}"
+    return f"{row.value:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]"
+
+
+def judge_row(row: MetricRow, ev: Evidence, min_group_size: int) -> tuple[VerdictStatus, str]:
+    """Judge one metric row against the evidence's range, using its interval when it has one."""
+    where = f"{ev.check} {_where(row)}"
+    if row.value is None:
+        return VerdictStatus.INCONCLUSIVE, f"{where}: undefined for this data"
+    if row.n is not None and row.n < min_group_size:
+        return (
+            VerdictStatus.INCONCLUSIVE,
+            f"{where} = {_fmt(row)}: n={row.n} is below the minimum group size {min_group_size}",
+        )
+    low = row.ci_low if row.ci_low is not None else row.value
+    high = row.ci_high if row.ci_high is not None else row.value
+    above_min = ev.min is None or low >= ev.min
+    below_max = ev.max is None or high <= ev.max
+    if above_min and below_max:
+        return VerdictStatus.PASS, f"{where} = {_fmt(row)} within {ev.bounds()}"
+    if (ev.min is not None and high < ev.min) or (ev.max is not None and low > ev.max):
+        return VerdictStatus.FAIL, f"{where} = {_fmt(row)} outside {ev.bounds()}"
+    return (
+        VerdictStatus.INCONCLUSIVE,
+        f"{where} = {_fmt(row)}: the interval straddles {ev.bounds()}",
+    )
+
+
+def judge_evidence(
+    ev: Evidence, result: CheckResult | None, min_group_size: int
+) -> tuple[VerdictStatus, list[str]]:
+    """Judge one evidence item from its check's result; reasons list the rows that decide it."""
+    if result is None or result.status in (Status.NOT_ASSESSED, Status.ERROR):
+        why = "; ".join(result.messages) if result else "the check was not run"
+        return VerdictStatus.NOT_ASSESSED, [f"{ev.check} {ev.metric}: {why}"]
+    rows = [
+        r
+        for r in result.rows(ev.metric)
+        if ev.attribute is None or r.attribute == ev.attribute
+    ]
+    if not rows:
+        return VerdictStatus.NOT_ASSESSED, [f"{ev.check} reported no {ev.metric}"]
+    judged = [judge_row(r, ev, min_group_size) for r in rows]
+    status = worst([s for s, _ in judged])
+    if status == VerdictStatus.PASS:
+        return status, [f"{ev.check} {ev.metric}: all {len(rows)} values within {ev.bounds()}"]
+    return status, [reason for s, reason in judged if s == status]
+
+
+def evaluate(policy: PolicyPack, results: dict[str, CheckResult]) -> list[Verdict]:
+    """Return one verdict per clause of the policy from the checks' results."""
+    verdicts = []
+    for clause in policy.clauses:
+        statuses, reasons = [], []
+        for ev in clause.evidence:
+            status, why = judge_evidence(
+                ev, results.get(ev.check), policy.parameters.min_group_size
+            )
+            statuses.append(status)
+            reasons += why
+        verdicts.append(
+            Verdict(
+                clause_id=clause.id,
+                title=clause.title,
+                source=clause.source,
+                verified=clause.verified,
+                severity=clause.severity,
+                verdict=worst(statuses),
+                reasons=reasons,
+            )
+        )
+    return verdicts
+
+
+def recommend(verdicts: list[Verdict]) -> Recommendation:
+    """Derive the overall recommendation from the clause verdicts."""
+    gates = [v.verdict for v in verdicts if v.severity == "gate"]
+    others = [v.verdict for v in verdicts if v.severity != "gate"]
+    if VerdictStatus.FAIL in gates:
+        return Recommendation.NOT_ELIGIBLE
+    if any(v in (VerdictStatus.INCONCLUSIVE, VerdictStatus.NOT_ASSESSED) for v in gates):
+        return Recommendation.INCONCLUSIVE
+    if any(v != VerdictStatus.PASS for v in gates + others):
+        return Recommendation.ELIGIBLE_WITH_CONDITIONS
+    return Recommendation.ELIGIBLE

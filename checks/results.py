@@ -1,0 +1,76 @@
+"""Typed check results shared by every layer: statuses, long-format metric rows, results."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = "1"
+
+
+class Status(StrEnum):
+    """Status of a check's evidence; pass/fail against a policy threshold is a Verdict."""
+
+    PASSED = "passed"  # ran to completion and its own criteria (if any) hold
+    FAILED = "failed"  # its own criteria do not hold (e.g. a data contract)
+    INCONCLUSIVE = "inconclusive"  # ran, but on too little data to say
+    NOT_ASSESSED = "not_assessed"  # could not run: an input it needs is missing
+    ERROR = "error"  # crashed; the message says why
+
+
+class Need(StrEnum):
+    """What a check needs from the audit before it can run."""
+
+    LABELS = "labels"
+    SCORES = "scores"
+    DECISIONS = "decisions"
+    MODEL_ACCESS = "model_access"
+    SENSITIVE = "sensitive"
+    CONTRACT = "contract"
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class MetricRow(BaseModel):
+    """One measurement in long format; `attribute`/`group` say which population it is about."""
+
+    model_config = ConfigDict(frozen=True)
+
+    check_id: str
+    metric: str
+    attribute: str | None = None
+    group: str | None = None
+    feature: str | None = None
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+
+    @field_validator("value", "ci_low", "ci_high", mode="before")
+    @classmethod
+    def _nan_is_none(cls, v: Any) -> float | None:
+        return _finite_or_none(v)
+
+
+class CheckResult(BaseModel):
+    """What one check found: its status, metric rows, messages and structured details."""
+
+    check_id: str
+    title: str
+    status: Status
+    metrics: list[MetricRow] = Field(default_factory=list)
+    messages: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+    seconds: float | None = None
+
+    def rows(self, metric: str) -> list[MetricRow]:
+        """Return the metric rows named `metric`."""
+        return [r for r in self.metrics if r.metric == metric]

@@ -1,0 +1,1 @@
+"""Scenario data, service profiles, dataset contracts and the loaders for every input file."""

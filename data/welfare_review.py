@@ -1,0 +1,118 @@
+"""Deterministic generator of the `welfare-review` scenario, with a documented, planted ground truth.
+
+A city welfare office picks benefit recipients for an eligibility review; a model scores each
+recipient's risk of an irregularity. What is planted (see data/README.md):
+(a) foreign residents are under-represented against the service profile's population shares;
+(b) historical labels (the training split) over-record irregularities for foreign residents;
+(c) application language and province are proxies of nationality.
+The true irregularity process depends on neither sex nor nationality (nor age or disability).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+GENERATOR_VERSION = "1"
+
+NATIONALITY_SHARES = {"korean": 0.93, "naturalized": 0.03, "foreign_resident": 0.04}
+# Probability that a historical review recorded an irregularity that was not there, by nationality.
+HISTORICAL_OVER_RECORDING = {"korean": 0.0, "naturalized": 0.0, "foreign_resident": 0.25}
+
+PROVINCES = [
+    "seoul", "busan", "daegu", "incheon", "gwangju", "daejeon", "ulsan", "sejong", "gyeonggi",
+    "gangwon", "chungbuk", "chungnam", "jeonbuk", "jeonnam", "gyeongbuk", "gyeongnam", "jeju",
+]  # fmt: skip
+# Korean residents roughly follow the population; foreign residents cluster in industrial areas.
+PROVINCE_WEIGHTS = {
+    "korean": [18, 6.5, 4.6, 5.8, 2.8, 2.8, 2.1, 0.8, 26.5, 2.9, 3.1, 4.1, 3.4, 3.5, 5.0, 6.3, 1.3],
+    "naturalized": [15, 4, 3, 7, 2, 2, 2, 0.5, 33, 2, 4, 7, 3, 3, 4, 7, 1.5],
+    "foreign_resident": [10, 2, 2, 9, 1, 1, 2, 0.3, 42, 1, 6, 12, 1.5, 1.5, 3, 8, 1.7],
+}
+LANGUAGES = ["korean", "chinese", "vietnamese", "english", "other"]
+LANGUAGE_WEIGHTS = {
+    "korean": [99.5, 0.2, 0.1, 0.1, 0.1],
+    "naturalized": [70, 12, 12, 3, 3],
+    "foreign_resident": [20, 30, 25, 15, 10],
+}
+CHANNELS = ["online", "office", "mail"]
+
+
+def _pick(rng: np.random.Generator, options: list[str], weights: list[float], n: int) -> np.ndarray:
+    p = np.asarray(weights, dtype=float)
+    return rng.choice(np.asarray(options, dtype=object), size=n, p=p / p.sum())
+
+
+def _by_nationality(
+    rng: np.random.Generator,
+    nationality: np.ndarray,
+    options: list[str],
+    weights: dict[str, list[float]],
+) -> np.ndarray:
+    out = np.empty(len(nationality), dtype=object)
+    for nat, w in weights.items():
+        mask = nationality == nat
+        out[mask] = _pick(rng, options, w, int(mask.sum()))
+    return out
+
+
+def true_irregularity_logit(df: pd.DataFrame) -> np.ndarray:
+    """Return the log-odds of a real irregularity: a function of circumstances, never of identity."""
+    return (
+        -2.45
+        + 0.22 * (df["income_decile"] - 3)
+        + 0.08 * (df["months_employed_24"] - 6)
+        + 1.4 * df["prior_irregularity"]
+        + 0.2 * df["prior_reviews"]
+        - 0.15 * df["children"]
+        + 0.004 * df["months_on_benefits"]
+        + 0.35 * (df["application_channel"] == "mail")
+    ).to_numpy(dtype=float)
+
+
+def generate(n: int, seed: int, split: str) -> pd.DataFrame:
+    """Return `n` recipients; `split` is `train` (historical labels) or `holdout` (reviewed labels).
+
+    The holdout's labels come from the city's randomised quality-control review, which looks at
+    every selected case in full, so they record the true irregularity; the training split carries
+    the historical labels of targeted reviews.
+    """
+    if split not in ("train", "holdout"):
+        raise ValueError(f"split must be 'train' or 'holdout', not {split!r}")
+    rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+    nationality = _pick(rng, list(NATIONALITY_SHARES), list(NATIONALITY_SHARES.values()), n)
+    household = np.clip(1 + rng.poisson(1.3, n), 1, 8)
+    prior_reviews = np.clip(rng.poisson(0.8, n), 0, 8)
+    df = pd.DataFrame(
+        {
+            "case_id": [f"WR-{split[0].upper()}{i:07d}" for i in range(n)],
+            "age": np.clip(rng.normal(52, 16, n).round(), 19, 90).astype(int),
+            "sex": _pick(rng, ["female", "male"], [55, 45], n),
+            "nationality": nationality,
+            "disability": _pick(rng, ["no", "yes"], [92, 8], n),
+            "province": _by_nationality(rng, nationality, PROVINCES, PROVINCE_WEIGHTS),
+            "household_size": household,
+            "children": rng.binomial(household - 1, 0.5),
+            "income_decile": _pick(
+                rng, [str(d) for d in range(1, 11)], [18, 16, 14, 12, 10, 9, 7, 6, 5, 3], n
+            ).astype(int),
+            "months_employed_24": rng.binomial(24, rng.beta(1.5, 2.5, n)),
+            "months_on_benefits": np.clip(rng.gamma(2.0, 18.0, n).round(), 0, 240).astype(int),
+            "prior_reviews": prior_reviews,
+            "prior_irregularity": ((prior_reviews > 0) & (rng.random(n) < 0.3)).astype(int),
+            "application_channel": _pick(rng, CHANNELS, [50, 40, 10], n),
+            "application_language": _by_nationality(
+                rng, nationality, LANGUAGES, LANGUAGE_WEIGHTS
+            ),
+        }
+    )
+    p_true = 1.0 / (1.0 + np.exp(-true_irregularity_logit(df)))
+    truth = rng.random(n) < p_true
+    if split == "train":
+        over = df["nationality"].map(HISTORICAL_OVER_RECORDING).to_numpy(dtype=float)
+        truth = truth | (rng.random(n) < over)
+    df["irregularity_found"] = truth.astype(int)
+    for col in ("sex", "nationality", "disability", "province", "application_channel"):
+        df[col] = df[col].astype(str)
+    df["application_language"] = df["application_language"].astype(str)
+    return df

@@ -1,0 +1,1 @@
+"""Policy packs shipped with Assay (YAML files; no code)."""
