@@ -1,0 +1,1 @@
+"""Rendering from stored records only: per-audit reports and, later, comparisons and the site."""

@@ -1,0 +1,1 @@
+"""Prefect flows that wire intake, data, checks, policy and ledger together, and the `assay` CLI."""

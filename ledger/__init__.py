@@ -1,0 +1,1 @@
+"""The ledger: versioned, append-only, hash-chained audit records and their verification."""

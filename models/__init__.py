@@ -1,0 +1,1 @@
+"""Candidate intake: the candidate.yaml manifest and adapters that turn a vendor's model into outputs."""

@@ -1,0 +1,146 @@
+"""Loading every input file with one-line errors: service profiles, contracts, policies, tables."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from assay.checks.context import ServiceProfile
+from assay.checks.errors import AssayInputError
+from assay.checks.policy import PolicyPack
+
+M = TypeVar("M", bound=BaseModel)
+SERVICES_DIR = Path(str(resources.files("assay.data") / "services"))
+POLICIES_DIR = Path(str(resources.files("assay.policies")))
+
+
+def sha256_file(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Return pydantic's first error as `field 'a.b': message`."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"field '{where}': {msg}{extra}"
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, or raise a one-line error naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AssayInputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AssayInputError(f"{path}: cannot read ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise AssayInputError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise AssayInputError(f"{path}: expected a YAML mapping at the top level")
+    return data
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    """Read a YAML file into a pydantic model, naming the file and field on error."""
+    try:
+        return model.model_validate(load_yaml(path))
+    except ValidationError as exc:
+        raise AssayInputError(f"{path}: {validation_message(exc)}") from None
+
+
+def resolve(ref: str, folder: Path, kind: str) -> Path:
+    """Return `ref` as a path, or the shipped file `folder/<ref>.yaml` when `ref` is an id."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    shipped = folder / f"{ref}.yaml"
+    if shipped.exists():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+    raise AssayInputError(f"unknown {kind} {ref!r} (shipped: {known}); or give a path to a YAML file")
+
+
+def load_profile(ref: str) -> tuple[ServiceProfile, Path]:
+    """Load a service profile by shipped id or path."""
+    path = resolve(ref, SERVICES_DIR, "service")
+    return load_model(path, ServiceProfile), path
+
+
+def load_contract(profile: ServiceProfile, profile_path: Path) -> tuple[list[dict[str, Any]], Path]:
+    """Load the expectation list of the contract the profile names (relative to the profile)."""
+    if profile.contract is None:
+        raise AssayInputError(f"{profile_path}: field 'contract': the service names no contract")
+    path = (profile_path.parent / profile.contract).resolve()
+    items = load_yaml(path).get("expectations")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise AssayInputError(f"{path}: field 'expectations': expected a list of mappings")
+    return items, path
+
+
+def load_policy(ref: str) -> tuple[PolicyPack, Path]:
+    """Load a policy pack by shipped id or path."""
+    path = resolve(ref, POLICIES_DIR, "policy")
+    return load_model(path, PolicyPack), path
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or raise a one-line error naming it."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise AssayInputError(f"{path}: expected a .csv or .parquet file")
+    if not path.is_file():
+        raise AssayInputError(f"{path}: no such file")
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except Exception as exc:  # parsers raise many types; the user needs the file and the gist
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AssayInputError(f"{path}: cannot read as {suffix[1:]} ({first})") from None
+
+
+def require_columns(data: pd.DataFrame, columns: list[str], path: Path, why: str) -> None:
+    """Raise a one-line error naming the first missing column."""
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise AssayInputError(
+            f"{path}: missing column {missing[0]!r} ({why})"
+            + (f"; also missing: {', '.join(missing[1:])}" if len(missing) > 1 else "")
+        )
+
+
+def binary_labels(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> pd.Series:
+    """Return the label column as 0/1 (1 = the profile's positive value), or explain what is wrong."""
+    col = profile.label.column
+    values = data[col]
+    if values.isna().any():
+        raise AssayInputError(f"{path}: column {col!r} has {int(values.isna().sum())} empty labels")
+    distinct = sorted(map(str, values.unique()))
+    if len(distinct) > 2:
+        shown = ", ".join(distinct[:5]) + (", ..." if len(distinct) > 5 else "")
+        raise AssayInputError(
+            f"{path}: column {col!r} must be binary, found {len(distinct)} values ({shown})"
+        )
+    positive = str(profile.label.positive)
+    if positive not in distinct and len(distinct) == 2:
+        raise AssayInputError(
+            f"{path}: column {col!r} has no value {positive!r} (the profile's positive label)"
+        )
+    return (values.astype(str) == positive).astype(int)

@@ -1,0 +1,38 @@
+"""The scenario cache: generated data and demo candidates live in a folder git ignores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from assay.data import vendors, welfare_review
+
+N_TRAIN = 60_000
+N_HOLDOUT = 80_000
+
+
+def cache_dir() -> Path:
+    """Return the cache folder (`ASSAY_CACHE`, default `./.assay-cache`)."""
+    return Path(os.environ.get("ASSAY_CACHE", ".assay-cache"))
+
+
+def ensure_welfare_review(seed: int = 7) -> Path:
+    """Generate the welfare-review splits and demo candidates once per seed; return their folder."""
+    folder = cache_dir() / f"welfare-review-g{welfare_review.GENERATOR_VERSION}-s{seed}"
+    if (folder / "holdout.parquet").exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Build in a temporary sibling and rename, so an interrupted run leaves nothing half-made.
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        train = welfare_review.generate(N_TRAIN, seed, "train")
+        welfare_review.generate(N_HOLDOUT, seed, "holdout").to_parquet(tmp / "holdout.parquet")
+        train.to_parquet(tmp / "train.parquet")
+        vendors.write_candidates(train, tmp / "candidates", seed)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder

@@ -1,0 +1,274 @@
+"""The audit flow: one candidate against one evaluation set under one policy gives one sealed record."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from assay.checks.context import AuditContext, ServiceProfile
+from assay.checks.contract import CHECK_ID as CONTRACT_CHECK
+from assay.checks.contract import describe_failure
+from assay.checks.errors import AssayInputError
+from assay.checks.policy import PolicyPack, VerdictStatus, evaluate, recommend
+from assay.checks.registry import get_check, run_check
+from assay.checks.results import CheckResult, Status
+from assay.dashboards.report import render_report
+from assay.data import loaders
+from assay.ledger.record import AuditRecord, Fingerprints, Subject
+from assay.ledger.store import EntryInfo, Ledger
+from assay.models.candidate import Candidate, Outputs, load_candidate
+
+LIBRARIES = (
+    "prefect",
+    "great-expectations",
+    "fairlearn",
+    "shap",
+    "scikit-learn",
+    "skops",
+    "pandas",
+    "numpy",
+)
+METRIC_COLUMNS = ("check_id", "metric", "attribute", "group", "feature", "value", "ci_low", "ci_high", "n")
+
+
+class AuditSpec(BaseModel):
+    """What to audit: service profile, candidate manifest, evaluation data, policy, ledger, seed."""
+
+    service: str
+    candidate: Path
+    data: Path
+    policy: str
+    ledger: Path
+    seed: int = 0
+
+
+class AuditSummary(BaseModel):
+    """The outcome of one audit as the CLI and the procurement round report it."""
+
+    audit_id: str | None = None
+    service: str
+    candidate: str
+    vendor: str | None = None
+    version: int | None = None
+    recommendation: str | None = None
+    failing_clauses: list[str] = []
+    manifest_sha256: str | None = None
+    entry: str | None = None
+    error: str | None = None
+
+
+class Inputs(BaseModel):
+    """Everything loaded and validated before anything is scored."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    profile: ServiceProfile
+    profile_path: Path
+    policy: PolicyPack
+    policy_path: Path
+    contract: list[dict[str, Any]]
+    contract_path: Path
+    candidate: Candidate
+    data: pd.DataFrame
+    labels: Any
+
+
+@task(cache_policy=NO_CACHE)
+def load_inputs(spec: AuditSpec) -> Inputs:
+    """Load and cross-check the profile, policy, contract, candidate and evaluation data."""
+    profile, profile_path = loaders.load_profile(spec.service)
+    policy, policy_path = loaders.load_policy(spec.policy)
+    contract, contract_path = loaders.load_contract(profile, profile_path)
+    candidate = load_candidate(spec.candidate)
+    data = loaders.read_table(spec.data)
+    loaders.require_columns(data, [profile.id_column], spec.data, "the profile's id column")
+    loaders.require_columns(data, [profile.label.column], spec.data, "the profile's label")
+    loaders.require_columns(
+        data,
+        [a.column for a in profile.sensitive_attributes],
+        spec.data,
+        "a sensitive attribute of the profile",
+    )
+    loaders.require_columns(
+        data, candidate.manifest.input_features, spec.data, "an input feature of the candidate"
+    )
+    labels = loaders.binary_labels(data, profile, spec.data).to_numpy()
+    return Inputs(
+        profile=profile,
+        profile_path=profile_path,
+        policy=policy,
+        policy_path=policy_path,
+        contract=contract,
+        contract_path=contract_path,
+        candidate=candidate,
+        data=data,
+        labels=labels,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def validate_contract(inputs: Inputs, spec: AuditSpec) -> CheckResult:
+    """Validate the evaluation data against its contract; a failure stops the audit."""
+    ctx = AuditContext(profile=inputs.profile, data=inputs.data, contract=inputs.contract)
+    result = run_check(get_check(CONTRACT_CHECK), ctx)
+    if result.status == Status.ERROR:
+        raise AssayInputError(f"{inputs.contract_path}: {'; '.join(result.messages)}")
+    if result.status == Status.FAILED:
+        failed = [e for e in result.details["expectations"] if not e["success"]]
+        raise AssayInputError(
+            f"{spec.data}: data contract failed ({len(failed)} of "
+            f"{len(result.details['expectations'])} expectations): "
+            + "; ".join(describe_failure(e) for e in failed)
+        )
+    return result
+
+
+@task(cache_policy=NO_CACHE)
+def score_candidate(inputs: Inputs, spec: AuditSpec) -> Outputs:
+    """Get the candidate's scores and decisions on the evaluation rows."""
+    return inputs.candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
+
+
+@task(cache_policy=NO_CACHE, task_run_name="check {check_id}")
+def run_one_check(check_id: str, ctx: AuditContext) -> CheckResult:
+    """Run one registered check on the audit context."""
+    return run_check(get_check(check_id), ctx)
+
+
+def _code_version() -> str:
+    version = metadata.version("assay")
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{version}+g{sha}" if sha else version
+
+
+def _libraries() -> dict[str, str]:
+    return {name: metadata.version(name) for name in LIBRARIES}
+
+
+def metrics_csv(record: AuditRecord) -> bytes:
+    """Return every metric row of the record as a long-format CSV table."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(METRIC_COLUMNS)
+    for row in record.metric_rows():
+        values = row.model_dump()
+        writer.writerow(["" if values[c] is None else values[c] for c in METRIC_COLUMNS])
+    return out.getvalue().encode()
+
+
+@task(cache_policy=NO_CACHE)
+def seal_record(
+    spec: AuditSpec, inputs: Inputs, results: list[CheckResult], timings: dict[str, float]
+) -> AuditSummary:
+    """Judge the results under the policy, render the report and seal the entry in the ledger."""
+    verdicts = evaluate(inputs.policy, {r.check_id: r for r in results})
+    manifest = inputs.candidate.manifest
+    fingerprints = Fingerprints(
+        data_sha256=loaders.sha256_file(spec.data),
+        model_sha256=inputs.candidate.sha256,
+        policy_sha256=loaders.sha256_file(inputs.policy_path),
+        profile_sha256=loaders.sha256_file(inputs.profile_path),
+        contract_sha256=loaders.sha256_file(inputs.contract_path),
+        code_version=_code_version(),
+        libraries=_libraries(),
+        seed=spec.seed,
+    )
+    command = (
+        f"assay audit --service {spec.service} --candidate {spec.candidate} "
+        f"--data {spec.data} --policy {spec.policy} --seed {spec.seed}"
+    )
+
+    def build(info: EntryInfo) -> dict[str, bytes]:
+        record = AuditRecord(
+            audit_id=info.audit_id,
+            version=info.version,
+            created_at=info.created_at,
+            subject=Subject(
+                service=inputs.profile.id,
+                candidate=manifest.id,
+                vendor=manifest.vendor,
+                model=manifest.model,
+                model_version=manifest.version,
+            ),
+            service=inputs.profile.model_dump(mode="json"),
+            candidate=manifest.model_dump(mode="json"),
+            policy={
+                "id": inputs.policy.id,
+                "version": inputs.policy.version,
+                "title": inputs.policy.title.model_dump(),
+                "parameters": inputs.policy.parameters.model_dump(),
+            },
+            evaluation={"file": spec.data.name, "rows": len(inputs.data)},
+            inputs=fingerprints,
+            results=results,
+            verdicts=verdicts,
+            timings=timings,
+            command=command,
+        )
+        return {
+            "record.json": record.model_dump_json(indent=2).encode(),
+            "metrics.csv": metrics_csv(record),
+            "report.html": render_report(record).encode(),
+        }
+
+    entry = Ledger(spec.ledger).append(inputs.profile.id, manifest.id, build)
+    return AuditSummary(
+        audit_id=entry.audit_id,
+        service=inputs.profile.id,
+        candidate=manifest.id,
+        vendor=manifest.vendor,
+        version=entry.manifest["version"],
+        recommendation=recommend(verdicts).value,
+        failing_clauses=[v.clause_id for v in verdicts if v.verdict == VerdictStatus.FAIL],
+        manifest_sha256=entry.manifest_sha256,
+        entry=str(entry.path),
+    )
+
+
+@flow(name="audit-candidate", flow_run_name="audit {spec.candidate}")
+def audit_candidate(spec: AuditSpec) -> AuditSummary:
+    """Audit one candidate on one evaluation set under one policy and seal the record."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    inputs = load_inputs(spec)
+    timings["load"] = time.perf_counter() - start
+    contract = validate_contract(inputs, spec)
+    outputs = score_candidate(inputs, spec)
+    timings["contract_and_scoring"] = time.perf_counter() - start - timings["load"]
+    ctx = AuditContext(
+        profile=inputs.profile,
+        data=inputs.data,
+        settings=inputs.policy.parameters,
+        seed=spec.seed,
+        labels=inputs.labels,
+        scores=outputs.scores,
+        decisions=outputs.decisions,
+        sensitive=inputs.profile.sensitive_frame(inputs.data),
+        model=inputs.candidate.access,
+        contract=inputs.contract,
+    )
+    others = [c for c in inputs.policy.check_ids() if c != CONTRACT_CHECK]
+    futures = [run_one_check.submit(check_id, ctx) for check_id in others]
+    results = [contract, *(f.result() for f in futures)]
+    timings["checks"] = sum(r.seconds or 0.0 for r in results)
+    timings = {k: round(v, 3) for k, v in timings.items()}
+    return seal_record(spec, inputs, results, timings)

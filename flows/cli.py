@@ -1,0 +1,258 @@
+"""The `assay` command line: human summaries on stderr, machine-readable output on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from assay.checks.errors import AssayInputError
+
+EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTEGRITY = 1, 2, 3
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=(
+        "Assay: repeatable, tamper-evident audits of AI models for public services.\n\n"
+        "Exit codes: 0 all gates passed, 1 a policy gate failed or could not be decided, "
+        "2 bad input or usage, 3 ledger integrity failure."
+    ),
+)
+err = Console(stderr=True)
+
+LedgerOpt = Annotated[
+    Path,
+    typer.Option(
+        "--ledger", envvar="ASSAY_LEDGER", help="Ledger folder.", show_default=True
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random draw.")]
+
+
+class UserError(Exception):
+    """A mistake the CLI reports in one line with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@app.callback()
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    # Set before prefect is imported (commands import it lazily to keep --help fast).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault(
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL"
+    )
+
+
+def _summary_table(summaries: list[Any], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("candidate", "vendor", "recommendation", "failing clauses", "audit id"):
+        table.add_column(col)
+    colours = {"eligible": "green", "not_eligible": "red"}
+    for s in summaries:
+        if s.error:
+            table.add_row(s.candidate, "", "[red]intake failed[/]", s.error, "")
+            continue
+        rec = s.recommendation or ""
+        table.add_row(
+            s.candidate,
+            s.vendor or "",
+            f"[{colours.get(rec, 'yellow')}]{rec}[/]",
+            ", ".join(s.failing_clauses) or "—",
+            s.audit_id or "",
+        )
+    return table
+
+
+def _emit(payload: Any, output: Path | None) -> None:
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@app.command()
+def demo(ledger: LedgerOpt = Path("assay-ledger"), seed: SeedOpt = 7) -> None:
+    """Audit the three demo vendors of the welfare-review scenario under the Korean policy pack."""
+    from assay.data.scenario import ensure_welfare_review
+    from assay.flows.procure import procurement_round
+
+    start = time.perf_counter()
+    with err.status("Generating the welfare-review scenario and training three vendor models…"):
+        folder = ensure_welfare_review(seed)
+    candidates = sorted((folder / "candidates").glob("*/candidate.yaml"))
+    with err.status("Auditing vendor-a, vendor-b and vendor-c concurrently (Prefect)…"):
+        summaries = procurement_round(
+            service="welfare-review",
+            candidates=candidates,
+            data=folder / "holdout.parquet",
+            policy="kr-public-service",
+            ledger=ledger,
+            seed=seed,
+        )
+    err.print(_summary_table(summaries, "welfare-review under kr-public-service"))
+    for s in summaries:
+        if s.entry:
+            err.print(f"{s.candidate}: report {Path(s.entry) / 'report.html'}")
+    err.print(
+        f"Ledger: {ledger} (check it with `assay verify`, list it with `assay history`). "
+        f"Took {time.perf_counter() - start:.0f} s."
+    )
+    if any(s.error for s in summaries):
+        raise UserError("the demo could not audit every vendor (see the table above)")
+
+
+@app.command()
+def audit(
+    service: Annotated[str, typer.Option(help="Service profile: shipped id or YAML path.")],
+    candidate: Annotated[Path, typer.Option(help="The candidate's candidate.yaml.")],
+    data: Annotated[Path, typer.Option(help="Evaluation set (.csv or .parquet) with labels.")],
+    policy: Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")] = (
+        "kr-public-service"
+    ),
+    ledger: LedgerOpt = Path("assay-ledger"),
+    seed: SeedOpt = 0,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")
+    ] = None,
+) -> None:
+    """Audit one candidate on an evaluation set under a policy and seal the record in the ledger."""
+    from assay.flows.audit import AuditSpec, audit_candidate
+
+    spec = AuditSpec(
+        service=service, candidate=candidate, data=data, policy=policy, ledger=ledger, seed=seed
+    )
+    with err.status(f"Auditing {candidate}…"):
+        summary = audit_candidate(spec)
+    err.print(_summary_table([summary], f"{summary.service} under {policy}"))
+    _emit(summary.model_dump(), output)
+    if summary.recommendation not in ("eligible", "eligible_with_conditions"):
+        raise typer.Exit(EXIT_GATE_FAILED)
+
+
+@app.command()
+def verify(ledger: LedgerOpt = Path("assay-ledger")) -> None:
+    """Recompute every hash and link of the ledger; exit 3 naming the first broken file."""
+    from assay.ledger.store import Ledger
+
+    store = Ledger(ledger)
+    if not store.root.is_dir():
+        raise UserError(f"{ledger}: no such ledger folder")
+    problems = store.verify()
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise UserError(f"ledger integrity failure: {problems[0]}{more}", EXIT_INTEGRITY)
+    err.print(f"[green]ok[/]: {len(store.entries())} entries in {ledger}, every hash and link intact")
+
+
+def _history_rows(ledger: Path) -> list[dict[str, Any]]:
+    from assay.ledger.store import Ledger
+
+    rows = []
+    for entry in Ledger(ledger).entries():
+        record = json.loads(entry.read("record.json"))
+        rows.append(
+            {
+                "audit_id": entry.audit_id,
+                "service": record["subject"]["service"],
+                "candidate": record["subject"]["candidate"],
+                "vendor": record["subject"]["vendor"],
+                "version": entry.manifest["version"],
+                "recommendation": record["recommendation"],
+                "failing_clauses": [
+                    v["clause_id"] for v in record["verdicts"] if v["verdict"] == "fail"
+                ],
+                "created_at": entry.manifest["created_at"],
+                "manifest_sha256": entry.manifest_sha256,
+            }
+        )
+    return rows
+
+
+@app.command()
+def history(
+    ledger: LedgerOpt = Path("assay-ledger"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List every audit in the ledger, oldest first."""
+    if not ledger.is_dir():
+        raise UserError(f"{ledger}: no such ledger folder")
+    rows = _history_rows(ledger)
+    if as_json:
+        _emit(rows, None)
+        return
+    table = Table(title=f"Audits in {ledger}")
+    for col in ("audit id", "vendor", "recommendation", "failing clauses", "created"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["audit_id"],
+            r["vendor"],
+            r["recommendation"],
+            ", ".join(r["failing_clauses"]) or "—",
+            r["created_at"],
+        )
+    Console().print(table)
+
+
+@app.command()
+def show(
+    audit_id: Annotated[str, typer.Argument(help="An audit id from `assay history`.")],
+    ledger: LedgerOpt = Path("assay-ledger"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole record as JSON.")] = False,
+) -> None:
+    """Show one audit record: its verdicts, or with --json the whole record."""
+    from assay.ledger.store import Ledger
+
+    entry = Ledger(ledger).find(audit_id) if ledger.is_dir() else None
+    if entry is None:
+        raise UserError(f"{ledger}: no audit {audit_id!r} (see `assay history`)")
+    record = json.loads(entry.read("record.json"))
+    if as_json:
+        _emit(record, None)
+        return
+    table = Table(title=f"{audit_id}: {record['recommendation']}")
+    for col in ("clause", "severity", "verdict", "reasons"):
+        table.add_column(col)
+    for v in record["verdicts"]:
+        table.add_row(v["clause_id"], v["severity"], v["verdict"], "\n".join(v["reasons"]))
+    Console().print(table)
+    Console().print(f"Report: {entry.path / 'report.html'}")
+
+
+def main() -> None:
+    """Run the CLI, turning user mistakes into one-line errors with their exit codes."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.code)
+    except AssayInputError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors carry their own exit code (2)
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

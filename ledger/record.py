@@ -1,0 +1,62 @@
+"""The audit record: what one audit measured and concluded, and everything needed to reproduce it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, computed_field
+
+from assay.checks.policy import Recommendation, Verdict, recommend
+from assay.checks.results import SCHEMA_VERSION, CheckResult, MetricRow
+
+
+class Subject(BaseModel):
+    """Who and what was audited; (service, candidate) is the subject a version counts."""
+
+    service: str
+    candidate: str
+    vendor: str
+    model: str
+    model_version: str
+
+
+class Fingerprints(BaseModel):
+    """Hashes and versions of every input, so an audit can be reproduced and compared."""
+
+    data_sha256: str
+    model_sha256: str
+    policy_sha256: str
+    profile_sha256: str
+    contract_sha256: str | None
+    code_version: str
+    libraries: dict[str, str]
+    seed: int
+
+
+class AuditRecord(BaseModel):
+    """One sealed audit: results, verdicts and provenance (aggregates only, no personal data)."""
+
+    schema_version: str = SCHEMA_VERSION
+    audit_id: str
+    version: int
+    created_at: str
+    subject: Subject
+    service: dict[str, Any]
+    candidate: dict[str, Any]
+    policy: dict[str, Any]
+    evaluation: dict[str, Any]
+    inputs: Fingerprints
+    results: list[CheckResult]
+    verdicts: list[Verdict]
+    timings: dict[str, float] = Field(default_factory=dict)
+    command: str
+
+    @computed_field  # derived from the verdicts every time, never set by hand
+    @property
+    def recommendation(self) -> Recommendation:
+        """Return the overall recommendation the verdicts imply."""
+        return recommend(self.verdicts)
+
+    def metric_rows(self) -> list[MetricRow]:
+        """Return every check's metric rows in long format."""
+        return [row for result in self.results for row in result.metrics]

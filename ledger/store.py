@@ -1,0 +1,211 @@
+"""The ledger directory: atomic, hash-chained entries appended under a lock, and their verification."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+MANIFEST = "manifest.json"
+HEAD = "HEAD"
+ENTRY_DIR = re.compile(r"^\d{6}$")
+
+
+class LedgerIntegrityError(Exception):
+    """The ledger's files or chain do not match what was sealed (exit code 3)."""
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """What the ledger assigns to a new entry before its files are written."""
+
+    seq: int
+    audit_id: str
+    version: int
+    created_at: str
+    prev_manifest_sha256: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A sealed entry: its folder and manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+    manifest_sha256: str
+
+    @property
+    def audit_id(self) -> str:
+        """Return the entry's audit id."""
+        return str(self.manifest["audit_id"])
+
+    def read(self, name: str) -> bytes:
+        """Return the bytes of one of the entry's files."""
+        return (self.path / name).read_bytes()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+class Ledger:
+    """A ledger folder: `entries/NNNNNN/` (files + manifest.json), `HEAD`, a lock and a tmp area."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.entries_dir = self.root / "entries"
+
+    def _lock(self) -> FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / ".lock"), timeout=120)
+
+    def _entry_dirs(self) -> list[Path]:
+        if not self.entries_dir.is_dir():
+            return []
+        return sorted(p for p in self.entries_dir.iterdir() if ENTRY_DIR.match(p.name))
+
+    def entries(self) -> list[Entry]:
+        """Return every sealed entry in order (manifests must be readable)."""
+        out = []
+        for folder in self._entry_dirs():
+            raw = (folder / MANIFEST).read_bytes()
+            out.append(Entry(folder, json.loads(raw), _sha256(raw)))
+        return out
+
+    def find(self, audit_id: str) -> Entry | None:
+        """Return the entry with this audit id, or None."""
+        return next((e for e in self.entries() if e.audit_id == audit_id), None)
+
+    def append(
+        self, service: str, candidate: str, build: Callable[[EntryInfo], dict[str, bytes]]
+    ) -> Entry:
+        """Seal a new entry for (service, candidate); `build` returns its files given its info.
+
+        Files go to a temporary folder, are fsynced and renamed into place under the lock, then
+        HEAD moves: a crash leaves the whole entry or none, and writers never lose an entry.
+        """
+        with self._lock():
+            existing = self.entries()
+            version = 1 + sum(
+                1
+                for e in existing
+                if e.manifest["subject"] == {"service": service, "candidate": candidate}
+            )
+            seq = len(existing) + 1
+            info = EntryInfo(
+                seq=seq,
+                audit_id=f"{service}.{candidate}.v{version}",
+                version=version,
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                prev_manifest_sha256=existing[-1].manifest_sha256 if existing else None,
+            )
+            files = build(info)
+            if MANIFEST in files:
+                raise ValueError(f"{MANIFEST} is written by the ledger")
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            self.entries_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+            try:
+                for name, data in files.items():
+                    _write_durable(tmp / name, data)
+                manifest = {
+                    "schema_version": "1",
+                    "seq": seq,
+                    "audit_id": info.audit_id,
+                    "subject": {"service": service, "candidate": candidate},
+                    "version": version,
+                    "created_at": info.created_at,
+                    "prev_manifest_sha256": info.prev_manifest_sha256,
+                    "files": {name: _sha256(data) for name, data in sorted(files.items())},
+                }
+                raw = json.dumps(manifest, indent=2, sort_keys=True).encode()
+                _write_durable(tmp / MANIFEST, raw)
+                _fsync_dir(tmp)
+                final = self.entries_dir / f"{seq:06d}"
+                os.rename(tmp, final)
+                _fsync_dir(self.entries_dir)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            head = {"seq": seq, "audit_id": info.audit_id, "manifest_sha256": _sha256(raw)}
+            head_tmp = self.root / f"{HEAD}.tmp"
+            _write_durable(head_tmp, json.dumps(head, indent=2).encode())
+            os.replace(head_tmp, self.root / HEAD)
+            _fsync_dir(self.root)
+            return Entry(final, manifest, _sha256(raw))
+
+    def verify(self) -> list[str]:
+        """Recompute every hash and link; return the problems found, first broken thing first."""
+        problems: list[str] = []
+        prev: str | None = None
+        dirs = self._entry_dirs()
+        for i, folder in enumerate(dirs, start=1):
+            rel = folder.relative_to(self.root)
+            mpath = folder / MANIFEST
+            try:
+                raw = mpath.read_bytes()
+                manifest = json.loads(raw)
+                listed = dict(manifest["files"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                problems.append(f"{rel / MANIFEST}: unreadable manifest ({type(exc).__name__})")
+                prev = None
+                continue
+            if manifest.get("seq") != i or folder.name != f"{i:06d}":
+                problems.append(f"{rel}: out of sequence (expected entry {i})")
+            if manifest.get("prev_manifest_sha256") != prev:
+                what = f"{dirs[i - 2].relative_to(self.root) / MANIFEST}" if i > 1 else "(none)"
+                problems.append(f"{what}: does not match the hash entry {i} recorded for it")
+            present = {
+                str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()
+            } - {MANIFEST}
+            for name in sorted(set(listed) | present):
+                path = rel / name
+                if name not in present:
+                    problems.append(f"{path}: missing")
+                elif name not in listed:
+                    problems.append(f"{path}: not in the manifest (added after sealing)")
+                elif _sha256((folder / name).read_bytes()) != listed[name]:
+                    problems.append(f"{path}: SHA-256 does not match the manifest")
+            prev = _sha256(raw)
+        problems += self._verify_head(dirs, prev)
+        return problems
+
+    def _verify_head(self, dirs: list[Path], last_sha: str | None) -> list[str]:
+        head_path = self.root / HEAD
+        if not dirs:
+            return []
+        last_rel = dirs[-1].relative_to(self.root) / MANIFEST
+        try:
+            head = json.loads(head_path.read_text())
+        except (OSError, ValueError):
+            return [f"{HEAD}: missing or unreadable"]
+        if head.get("seq") == len(dirs) and head.get("manifest_sha256") != last_sha:
+            return [f"{last_rel}: does not match the hash HEAD recorded for it"]
+        if head.get("seq") != len(dirs):
+            return [f"{HEAD}: points at entry {head.get('seq')}, the ledger has {len(dirs)}"]
+        return []

@@ -1,0 +1,175 @@
+"""The Candidate interface and its adapters: skops models and predictions files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.checks.context import ModelAccess
+from assay.checks.errors import AssayInputError
+from assay.data.loaders import load_model, read_table, sha256_file
+from assay.models.manifest import CandidateManifest
+
+# Beyond skops' own trusted list: scikit-learn's fitted-tree containers. They hold arrays only and
+# run no code when loaded; anything else a file asks for is refused.
+EXTRA_TRUSTED_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A candidate's outputs on the evaluation rows: scores (if any) and 0/1 decisions."""
+
+    scores: np.ndarray | None
+    decisions: np.ndarray
+
+
+class SkopsModel:
+    """A scikit-learn model loaded from a skops file, queried like any ModelAccess."""
+
+    def __init__(self, estimator: Any, features: list[str], positive_class: Any) -> None:
+        self._estimator = estimator
+        self.features = list(features)
+        classes = [str(c) for c in getattr(estimator, "classes_", [])]
+        if str(positive_class) not in classes:
+            raise AssayInputError(
+                f"the model's classes {classes} do not include the positive class {positive_class!r}"
+            )
+        self._column = classes.index(str(positive_class))
+
+    def predict_scores(self, data: pd.DataFrame) -> np.ndarray:
+        """Return the probability of the positive class for each row."""
+        return np.asarray(self._estimator.predict_proba(data[self.features])[:, self._column])
+
+    def native(self) -> Any:
+        """Return the fitted scikit-learn estimator."""
+        return self._estimator
+
+
+def load_skops(path: Path, features: list[str], positive_class: Any) -> SkopsModel:
+    """Load a skops file, refusing any type outside skops' and Assay's trusted lists."""
+    import skops.io as sio
+
+    if not path.is_file():
+        raise AssayInputError(f"{path}: no such model file")
+    try:
+        untrusted = set(sio.get_untrusted_types(file=path))
+    except Exception as exc:
+        raise AssayInputError(f"{path}: not a readable skops file ({type(exc).__name__})") from None
+    refused = sorted(untrusted - EXTRA_TRUSTED_TYPES)
+    if refused:
+        raise AssayInputError(f"{path}: refusing untrusted types in the skops file: {', '.join(refused)}")
+    try:
+        estimator = sio.load(path, trusted=sorted(untrusted))
+    except Exception as exc:
+        raise AssayInputError(f"{path}: cannot load the skops file ({type(exc).__name__}: {exc})") from None
+    if not hasattr(estimator, "predict_proba"):
+        raise AssayInputError(f"{path}: the model has no predict_proba (need a probabilistic classifier)")
+    try:
+        return SkopsModel(estimator, features, positive_class)
+    except AssayInputError as exc:
+        raise AssayInputError(f"{path}: {exc}") from None
+
+
+@dataclass
+class Candidate:
+    """One vendor's candidate under audit: its manifest, fingerprint and a way to get outputs."""
+
+    manifest: CandidateManifest
+    manifest_path: Path
+    artifact_path: Path
+    sha256: str
+    access: ModelAccess | None
+    predictions: pd.DataFrame | None = None
+
+    def outputs(self, data: pd.DataFrame, id_column: str, data_path: Path) -> Outputs:
+        """Return the candidate's scores and decisions for the rows of `data`, in order."""
+        threshold = self.manifest.output.threshold
+        if self.access is not None:
+            missing = [f for f in self.access.features if f not in data.columns]
+            if missing:
+                raise AssayInputError(
+                    f"{data_path}: missing column {missing[0]!r} "
+                    f"(an input feature of candidate {self.manifest.id})"
+                )
+            try:
+                scores = self.access.predict_scores(data)
+            except Exception as exc:
+                raise AssayInputError(
+                    f"{self.artifact_path}: the model failed to score {data_path} "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                ) from None
+            return Outputs(scores, (scores >= threshold).astype(int))
+        return self._joined(data, id_column, data_path)
+
+    def _joined(self, data: pd.DataFrame, id_column: str, data_path: Path) -> Outputs:
+        """Join the predictions file to the evaluation rows on the id; every id must match once."""
+        assert self.predictions is not None and self.manifest.predictions is not None
+        spec = self.manifest.predictions
+        preds = self.predictions
+        ids = preds[spec.id_column].astype(str)
+        if ids.duplicated().any():
+            raise AssayInputError(
+                f"{self.artifact_path}: column {spec.id_column!r} has "
+                f"{int(ids.duplicated().sum())} duplicate ids"
+            )
+        wanted = data[id_column].astype(str)
+        missing = int((~wanted.isin(ids)).sum())
+        extra = int((~ids.isin(wanted)).sum())
+        if missing or extra:
+            raise AssayInputError(
+                f"{self.artifact_path}: ids do not join with {data_path} on {id_column!r}: "
+                f"{missing} evaluation rows have no prediction, {extra} predictions match no row"
+            )
+        aligned = preds.set_index(ids).loc[wanted.to_numpy()]
+        scores = None
+        if spec.score_column is not None:
+            scores = pd.to_numeric(aligned[spec.score_column], errors="coerce").to_numpy(float)
+            bad = int((~np.isfinite(scores) | (scores < 0) | (scores > 1)).sum())
+            if bad:
+                raise AssayInputError(
+                    f"{self.artifact_path}: column {spec.score_column!r} has {bad} values "
+                    "that are not scores in [0, 1]"
+                )
+        if spec.decision_column is not None:
+            raw = aligned[spec.decision_column].astype(str)
+            allowed = {str(self.manifest.output.positive_class), "0", "1", "True", "False"}
+            odd = sorted(set(raw) - allowed)
+            if odd:
+                raise AssayInputError(
+                    f"{self.artifact_path}: column {spec.decision_column!r} has values "
+                    f"{', '.join(odd[:5])} (expected 0/1 or the positive class)"
+                )
+            positive = {str(self.manifest.output.positive_class), "1", "True"}
+            decisions = raw.isin(positive).astype(int).to_numpy()
+        else:
+            assert scores is not None
+            decisions = (scores >= self.manifest.output.threshold).astype(int)
+        return Outputs(scores, decisions)
+
+
+def load_candidate(path: Path) -> Candidate:
+    """Read candidate.yaml and open what it points to, refusing anything unsafe or malformed."""
+    manifest = load_model(path, CandidateManifest)
+    artifact = (path.parent / manifest.location).resolve()
+    if not artifact.is_file():
+        raise AssayInputError(f"{path}: field 'location': no such file {artifact}")
+    if manifest.format == "skops":
+        access = load_skops(artifact, manifest.input_features, manifest.output.positive_class)
+        return Candidate(manifest, path, artifact, sha256_file(artifact), access)
+    assert manifest.predictions is not None
+    preds = read_table(artifact)
+    spec = manifest.predictions
+    cols = [spec.id_column, spec.score_column, spec.decision_column]
+    missing = [c for c in cols if c is not None and c not in preds.columns]
+    if missing:
+        raise AssayInputError(f"{artifact}: missing column {missing[0]!r} (named in {path.name})")
+    return Candidate(manifest, path, artifact, sha256_file(artifact), None, preds)

@@ -1,0 +1,60 @@
+"""The candidate.yaml manifest: what the Framework Act asks a vendor to document."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class OutputSpec(BaseModel):
+    """What the candidate's output means: positive class, score meaning, decision threshold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    positive_class: int | str | bool = 1
+    score: str = Field(min_length=1, description="what the score estimates")
+    threshold: float = Field(ge=0.0, le=1.0, description="score at or above which the decision is positive")
+
+
+class PredictionsSpec(BaseModel):
+    """Columns of a predictions file: the id to join on and a score and/or a decision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id_column: str
+    score_column: str | None = None
+    decision_column: str | None = None
+
+    @model_validator(mode="after")
+    def _score_or_decision(self) -> PredictionsSpec:
+        if self.score_column is None and self.decision_column is None:
+            raise ValueError("give 'score_column', 'decision_column' or both")
+        return self
+
+
+class CandidateManifest(BaseModel):
+    """A vendor's description of one candidate model (candidate.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    vendor: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    format: Literal["skops", "predictions"]
+    location: str = Field(min_length=1, description="model or predictions file, relative to the manifest")
+    input_features: list[str] = Field(default_factory=list)
+    output: OutputSpec
+    predictions: PredictionsSpec | None = None
+    intended_use: str = Field(min_length=1)
+    training_data: str = Field(min_length=1, description="overview of the training data")
+    contact: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _format_needs(self) -> CandidateManifest:
+        if self.format == "skops" and not self.input_features:
+            raise ValueError("a skops candidate must list its 'input_features'")
+        if self.format == "predictions" and self.predictions is None:
+            raise ValueError("a predictions candidate needs a 'predictions' section")
+        return self
