@@ -85,9 +85,7 @@ def validate_contract(ctx: AuditContext) -> CheckResult:
         status=Status.FAILED if failed else Status.PASSED,
         metrics=[
             MetricRow(check_id=CHECK_ID, metric="expectations", value=len(results), n=len(ctx.data)),
-            MetricRow(
-                check_id=CHECK_ID, metric="failed_expectations", value=len(failed), n=len(ctx.data)
-            ),
+            MetricRow(check_id=CHECK_ID, metric="failed_expectations", value=len(failed), n=len(ctx.data)),
         ],
         messages=[f"failed: {describe_failure(r)}" for r in failed],
         details={"expectations": results},

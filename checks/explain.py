@@ -15,9 +15,7 @@ CHECK_ID = "explain.global_importance"
 TITLE = "Global explanation (SHAP)"
 
 
-def stratified_sample(
-    sensitive: pd.DataFrame, per_cell: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def stratified_sample(sensitive: pd.DataFrame, per_cell: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return row positions sampled per cross of sensitive groups, and each row's weight.
 
     A weight is the cell's size over its sample size, so weighted means estimate population means
@@ -139,18 +137,12 @@ def global_importance(ctx: AuditContext) -> CheckResult:
     rows = []
     for f, value in zip(features, overall, strict=True):
         share = value / total if total > 0 else 0.0
+        rows.append(MetricRow(check_id=CHECK_ID, metric="importance", feature=f, value=value, n=len(idx)))
         rows.append(
-            MetricRow(check_id=CHECK_ID, metric="importance", feature=f, value=value, n=len(idx))
-        )
-        rows.append(
-            MetricRow(
-                check_id=CHECK_ID, metric="importance_share", feature=f, value=share, n=len(idx)
-            )
+            MetricRow(check_id=CHECK_ID, metric="importance_share", feature=f, value=share, n=len(idx))
         )
     rows.append(
-        MetricRow(
-            check_id=CHECK_ID, metric="sensitive_share", value=sensitive_share(everyone), n=len(idx)
-        )
+        MetricRow(check_id=CHECK_ID, metric="sensitive_share", value=sensitive_share(everyone), n=len(idx))
     )
     sample_groups = ctx.sensitive.iloc[idx]
     for attr in sample_groups.columns:
@@ -166,9 +158,7 @@ def global_importance(ctx: AuditContext) -> CheckResult:
                     n=int(mask.sum()),
                 )
             )
-    rows.append(
-        MetricRow(check_id=CHECK_ID, metric="additivity_error", value=additivity, n=len(idx))
-    )
+    rows.append(MetricRow(check_id=CHECK_ID, metric="additivity_error", value=additivity, n=len(idx)))
     ranking = [features[i] for i in np.argsort(-overall)]
     return CheckResult(
         check_id=CHECK_ID,
@@ -192,7 +182,4 @@ def global_importance(ctx: AuditContext) -> CheckResult:
 def _is_tree_model(est: Any) -> bool:
     """Say whether shap's TreeExplainer supports this estimator."""
     name = type(est).__module__ + "." + type(est).__name__
-    return any(
-        key in name
-        for key in ("sklearn.ensemble", "sklearn.tree", "lightgbm", "xgboost", "catboost")
-    )
+    return any(key in name for key in ("sklearn.ensemble", "sklearn.tree", "lightgbm", "xgboost", "catboost"))

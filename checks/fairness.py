@@ -96,9 +96,7 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
                     )
                 )
         small += [
-            f"{attr}={g} (n={n})"
-            for g, n in zip(groups, sizes, strict=True)
-            if n < settings.min_group_size
+            f"{attr}={g} (n={n})" for g, n in zip(groups, sizes, strict=True) if n < settings.min_group_size
         ]
     messages = []
     if small:

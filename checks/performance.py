@@ -27,9 +27,7 @@ def auc_from_bins(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     return (pos * (neg_below + 0.5 * neg)).sum(axis=-1) / pairs
 
 
-def _auc_interval(
-    labels: np.ndarray, scores: np.ndarray, ctx: AuditContext
-) -> tuple[float, float, int]:
+def _auc_interval(labels: np.ndarray, scores: np.ndarray, ctx: AuditContext) -> tuple[float, float, int]:
     """Return a stratified row-bootstrap interval for ROC AUC on a capped, seeded sample.
 
     Each replicate redraws positives and negatives separately, so the class balance is fixed,

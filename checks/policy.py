@@ -108,8 +108,18 @@ def worst(statuses: list[VerdictStatus]) -> VerdictStatus:
     return min(statuses, key=SEVERITY_ORDER.index, default=VerdictStatus.PASS)
 
 
+class EvidenceVerdict(BaseModel):
+    """The verdict on one evidence item of a clause."""
+
+    check: str
+    metric: str
+    bounds: str
+    verdict: VerdictStatus
+    reasons: list[str]
+
+
 class Verdict(BaseModel):
-    """A clause's verdict with the reasons behind it."""
+    """A clause's verdict, the verdict on each of its evidence items and the reasons behind it."""
 
     clause_id: str
     title: Text
@@ -117,7 +127,16 @@ class Verdict(BaseModel):
     verified: bool
     severity: Literal["gate", "advisory"]
     verdict: VerdictStatus
-    reasons: list[str]
+    evidence: list[EvidenceVerdict]
+
+    @property
+    def reasons(self) -> list[str]:
+        """Return the reasons of every evidence item, in order."""
+        return [reason for ev in self.evidence for reason in ev.reasons]
+
+    def failing_metrics(self) -> list[str]:
+        """Return the metrics whose evidence failed."""
+        return [ev.metric for ev in self.evidence if ev.verdict == VerdictStatus.FAIL]
 
 
 class Recommendation(StrEnum):
@@ -172,11 +191,7 @@ def judge_evidence(
     if result is None or result.status in (Status.NOT_ASSESSED, Status.ERROR):
         why = "; ".join(result.messages) if result else "the check was not run"
         return VerdictStatus.NOT_ASSESSED, [f"{ev.check} {ev.metric}: {why}"]
-    rows = [
-        r
-        for r in result.rows(ev.metric)
-        if ev.attribute is None or r.attribute == ev.attribute
-    ]
+    rows = [r for r in result.rows(ev.metric) if ev.attribute is None or r.attribute == ev.attribute]
     if not rows:
         return VerdictStatus.NOT_ASSESSED, [f"{ev.check} reported no {ev.metric}"]
     judged = [judge_row(r, ev, min_group_size) for r in rows]
@@ -190,13 +205,18 @@ def evaluate(policy: PolicyPack, results: dict[str, CheckResult]) -> list[Verdic
     """Return one verdict per clause of the policy from the checks' results."""
     verdicts = []
     for clause in policy.clauses:
-        statuses, reasons = [], []
+        judged = []
         for ev in clause.evidence:
-            status, why = judge_evidence(
-                ev, results.get(ev.check), policy.parameters.min_group_size
+            status, why = judge_evidence(ev, results.get(ev.check), policy.parameters.min_group_size)
+            judged.append(
+                EvidenceVerdict(
+                    check=ev.check,
+                    metric=ev.metric,
+                    bounds=ev.bounds(),
+                    verdict=status,
+                    reasons=why,
+                )
             )
-            statuses.append(status)
-            reasons += why
         verdicts.append(
             Verdict(
                 clause_id=clause.id,
@@ -204,8 +224,8 @@ def evaluate(policy: PolicyPack, results: dict[str, CheckResult]) -> list[Verdic
                 source=clause.source,
                 verified=clause.verified,
                 severity=clause.severity,
-                verdict=worst(statuses),
-                reasons=reasons,
+                verdict=worst([e.verdict for e in judged]),
+                evidence=judged,
             )
         )
     return verdicts

@@ -57,9 +57,7 @@ class CellCounts:
         combos, cell = np.unique(stacked, axis=0, return_inverse=True)
         self._combos = combos
         n_cells = len(combos)
-        self.counts = np.bincount(cell.ravel() * 4 + codes, minlength=n_cells * 4).reshape(
-            n_cells, 4
-        )
+        self.counts = np.bincount(cell.ravel() * 4 + codes, minlength=n_cells * 4).reshape(n_cells, 4)
 
     @property
     def n(self) -> int:

@@ -116,8 +116,7 @@ def write_candidates(train: pd.DataFrame, out_dir: Path, seed: int) -> list[Path
             },
             "intended_use": "rank benefit recipients for an eligibility review by a caseworker",
             "training_data": (
-                f"{len(train)} historical review outcomes of the city welfare office; "
-                f"model {spec.note}"
+                f"{len(train)} historical review outcomes of the city welfare office; model {spec.note}"
             ),
             "contact": f"compliance@{spec.id}.example",
         }

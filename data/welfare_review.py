@@ -101,9 +101,7 @@ def generate(n: int, seed: int, split: str) -> pd.DataFrame:
             "prior_reviews": prior_reviews,
             "prior_irregularity": ((prior_reviews > 0) & (rng.random(n) < 0.3)).astype(int),
             "application_channel": _pick(rng, CHANNELS, [50, 40, 10], n),
-            "application_language": _by_nationality(
-                rng, nationality, LANGUAGES, LANGUAGE_WEIGHTS
-            ),
+            "application_language": _by_nationality(rng, nationality, LANGUAGES, LANGUAGE_WEIGHTS),
         }
     )
     p_true = 1.0 / (1.0 + np.exp(-true_irregularity_logit(df)))

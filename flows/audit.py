@@ -38,7 +38,17 @@ LIBRARIES = (
     "pandas",
     "numpy",
 )
-METRIC_COLUMNS = ("check_id", "metric", "attribute", "group", "feature", "value", "ci_low", "ci_high", "n")
+METRIC_COLUMNS = (
+    "check_id",
+    "metric",
+    "attribute",
+    "group",
+    "feature",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+)
 
 
 class AuditSpec(BaseModel):
@@ -62,6 +72,7 @@ class AuditSummary(BaseModel):
     version: int | None = None
     recommendation: str | None = None
     failing_clauses: list[str] = []
+    failing_metrics: dict[str, list[str]] = {}
     manifest_sha256: str | None = None
     entry: str | None = None
     error: str | None = None
@@ -239,6 +250,9 @@ def seal_record(
         version=entry.manifest["version"],
         recommendation=recommend(verdicts).value,
         failing_clauses=[v.clause_id for v in verdicts if v.verdict == VerdictStatus.FAIL],
+        failing_metrics={
+            v.clause_id: v.failing_metrics() for v in verdicts if v.verdict == VerdictStatus.FAIL
+        },
         manifest_sha256=entry.manifest_sha256,
         entry=str(entry.path),
     )

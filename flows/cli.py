@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from assay.checks.errors import AssayInputError
@@ -30,9 +31,7 @@ err = Console(stderr=True)
 
 LedgerOpt = Annotated[
     Path,
-    typer.Option(
-        "--ledger", envvar="ASSAY_LEDGER", help="Ledger folder.", show_default=True
-    ),
+    typer.Option("--ledger", envvar="ASSAY_LEDGER", help="Ledger folder.", show_default=True),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random draw.")]
 
@@ -52,27 +51,29 @@ def _setup(
     # Set before prefect is imported (commands import it lazily to keep --help fast).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault(
-        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL"
-    )
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
+
+
+def _failing(by_clause: dict[str, list[str]]) -> str:
+    return "\n".join(f"{c} ({', '.join(m)})" for c, m in by_clause.items()) or "—"
 
 
 def _summary_table(summaries: list[Any], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("candidate", "vendor", "recommendation", "failing clauses", "audit id"):
-        table.add_column(col)
+    table = Table(title=escape(title))
+    for col in ("candidate", "vendor", "recommendation", "failing clauses (metrics)", "audit id"):
+        table.add_column(col, overflow="fold")
     colours = {"eligible": "green", "not_eligible": "red"}
     for s in summaries:
         if s.error:
-            table.add_row(s.candidate, "", "[red]intake failed[/]", s.error, "")
+            table.add_row(escape(s.candidate), "", "[red]intake failed[/]", escape(s.error), "")
             continue
         rec = s.recommendation or ""
         table.add_row(
-            s.candidate,
-            s.vendor or "",
+            escape(s.candidate),
+            escape(s.vendor or ""),
             f"[{colours.get(rec, 'yellow')}]{rec}[/]",
-            ", ".join(s.failing_clauses) or "—",
-            s.audit_id or "",
+            escape(_failing(s.failing_metrics)),
+            escape(s.audit_id or ""),
         )
     return table
 
@@ -107,7 +108,7 @@ def demo(ledger: LedgerOpt = Path("assay-ledger"), seed: SeedOpt = 7) -> None:
     err.print(_summary_table(summaries, "welfare-review under kr-public-service"))
     for s in summaries:
         if s.entry:
-            err.print(f"{s.candidate}: report {Path(s.entry) / 'report.html'}")
+            err.print(escape(f"{s.candidate}: report {Path(s.entry) / 'report.html'}"))
     err.print(
         f"Ledger: {ledger} (check it with `assay verify`, list it with `assay history`). "
         f"Took {time.perf_counter() - start:.0f} s."
@@ -133,9 +134,7 @@ def audit(
     """Audit one candidate on an evaluation set under a policy and seal the record in the ledger."""
     from assay.flows.audit import AuditSpec, audit_candidate
 
-    spec = AuditSpec(
-        service=service, candidate=candidate, data=data, policy=policy, ledger=ledger, seed=seed
-    )
+    spec = AuditSpec(service=service, candidate=candidate, data=data, policy=policy, ledger=ledger, seed=seed)
     with err.status(f"Auditing {candidate}…"):
         summary = audit_candidate(spec)
     err.print(_summary_table([summary], f"{summary.service} under {policy}"))
@@ -173,9 +172,7 @@ def _history_rows(ledger: Path) -> list[dict[str, Any]]:
                 "vendor": record["subject"]["vendor"],
                 "version": entry.manifest["version"],
                 "recommendation": record["recommendation"],
-                "failing_clauses": [
-                    v["clause_id"] for v in record["verdicts"] if v["verdict"] == "fail"
-                ],
+                "failing_clauses": [v["clause_id"] for v in record["verdicts"] if v["verdict"] == "fail"],
                 "created_at": entry.manifest["created_at"],
                 "manifest_sha256": entry.manifest_sha256,
             }
@@ -200,10 +197,10 @@ def history(
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r["audit_id"],
-            r["vendor"],
+            escape(r["audit_id"]),
+            escape(r["vendor"]),
             r["recommendation"],
-            ", ".join(r["failing_clauses"]) or "—",
+            escape(", ".join(r["failing_clauses"]) or "—"),
             r["created_at"],
         )
     Console().print(table)
@@ -225,11 +222,12 @@ def show(
     if as_json:
         _emit(record, None)
         return
-    table = Table(title=f"{audit_id}: {record['recommendation']}")
+    table = Table(title=escape(f"{audit_id}: {record['recommendation']}"))
     for col in ("clause", "severity", "verdict", "reasons"):
         table.add_column(col)
     for v in record["verdicts"]:
-        table.add_row(v["clause_id"], v["severity"], v["verdict"], "\n".join(v["reasons"]))
+        reasons = [reason for ev in v["evidence"] for reason in ev["reasons"]]
+        table.add_row(v["clause_id"], v["severity"], v["verdict"], escape("\n".join(reasons)))
     Console().print(table)
     Console().print(f"Report: {entry.path / 'report.html'}")
 
@@ -239,10 +237,10 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except UserError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
     except AssayInputError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

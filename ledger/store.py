@@ -101,9 +101,7 @@ class Ledger:
         """Return the entry with this audit id, or None."""
         return next((e for e in self.entries() if e.audit_id == audit_id), None)
 
-    def append(
-        self, service: str, candidate: str, build: Callable[[EntryInfo], dict[str, bytes]]
-    ) -> Entry:
+    def append(self, service: str, candidate: str, build: Callable[[EntryInfo], dict[str, bytes]]) -> Entry:
         """Seal a new entry for (service, candidate); `build` returns its files given its info.
 
         Files go to a temporary folder, are fsynced and renamed into place under the lock, then
@@ -112,9 +110,7 @@ class Ledger:
         with self._lock():
             existing = self.entries()
             version = 1 + sum(
-                1
-                for e in existing
-                if e.manifest["subject"] == {"service": service, "candidate": candidate}
+                1 for e in existing if e.manifest["subject"] == {"service": service, "candidate": candidate}
             )
             seq = len(existing) + 1
             info = EntryInfo(
@@ -131,6 +127,7 @@ class Ledger:
             self.entries_dir.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
             try:
+                tmp.chmod(0o755)  # mkdtemp's 0700 would hide the evidence from other readers
                 for name, data in files.items():
                     _write_durable(tmp / name, data)
                 manifest = {
@@ -160,29 +157,40 @@ class Ledger:
             return Entry(final, manifest, _sha256(raw))
 
     def verify(self) -> list[str]:
-        """Recompute every hash and link; return the problems found, first broken thing first."""
-        problems: list[str] = []
-        prev: str | None = None
+        """Recompute every hash and link; return the problems found, first broken thing first.
+
+        An entry's manifest is checked against the hash its successor (or HEAD) recorded for it
+        before the manifest is trusted to check the entry's files.
+        """
         dirs = self._entry_dirs()
-        for i, folder in enumerate(dirs, start=1):
-            rel = folder.relative_to(self.root)
-            mpath = folder / MANIFEST
+        raws: list[bytes | None] = []
+        for folder in dirs:
             try:
-                raw = mpath.read_bytes()
-                manifest = json.loads(raw)
-                listed = dict(manifest["files"])
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                problems.append(f"{rel / MANIFEST}: unreadable manifest ({type(exc).__name__})")
-                prev = None
+                raws.append((folder / MANIFEST).read_bytes())
+            except OSError:
+                raws.append(None)
+        head = self._read_head()
+        problems: list[str] = []
+        if dirs and head is None:
+            problems.append(f"{HEAD}: missing or unreadable")
+        elif dirs and head is not None and head.get("seq") != len(dirs):
+            problems.append(f"{HEAD}: points at entry {head.get('seq')}, the ledger has {len(dirs)}")
+        for i, folder in enumerate(dirs):
+            rel = folder.relative_to(self.root)
+            raw = raws[i]
+            manifest = _parse_manifest(raw)
+            if manifest is None:
+                problems.append(f"{rel / MANIFEST}: missing or unreadable")
                 continue
-            if manifest.get("seq") != i or folder.name != f"{i:06d}":
-                problems.append(f"{rel}: out of sequence (expected entry {i})")
-            if manifest.get("prev_manifest_sha256") != prev:
-                what = f"{dirs[i - 2].relative_to(self.root) / MANIFEST}" if i > 1 else "(none)"
-                problems.append(f"{what}: does not match the hash entry {i} recorded for it")
-            present = {
-                str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()
-            } - {MANIFEST}
+            recorded_by, recorded = self._recorded_hash(i, raws, head)
+            if recorded_by is not None and recorded != _sha256(raw or b""):
+                problems.append(f"{rel / MANIFEST}: does not match the hash {recorded_by} recorded for it")
+            if manifest.get("seq") != i + 1 or folder.name != f"{i + 1:06d}":
+                problems.append(f"{rel}: out of sequence (expected entry {i + 1})")
+            if i == 0 and manifest.get("prev_manifest_sha256") is not None:
+                problems.append(f"{rel / MANIFEST}: the first entry links to a predecessor")
+            listed = dict(manifest["files"])
+            present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
             for name in sorted(set(listed) | present):
                 path = rel / name
                 if name not in present:
@@ -191,21 +199,37 @@ class Ledger:
                     problems.append(f"{path}: not in the manifest (added after sealing)")
                 elif _sha256((folder / name).read_bytes()) != listed[name]:
                     problems.append(f"{path}: SHA-256 does not match the manifest")
-            prev = _sha256(raw)
-        problems += self._verify_head(dirs, prev)
         return problems
 
-    def _verify_head(self, dirs: list[Path], last_sha: str | None) -> list[str]:
-        head_path = self.root / HEAD
-        if not dirs:
-            return []
-        last_rel = dirs[-1].relative_to(self.root) / MANIFEST
+    def _read_head(self) -> dict[str, Any] | None:
         try:
-            head = json.loads(head_path.read_text())
+            head = json.loads((self.root / HEAD).read_text())
         except (OSError, ValueError):
-            return [f"{HEAD}: missing or unreadable"]
-        if head.get("seq") == len(dirs) and head.get("manifest_sha256") != last_sha:
-            return [f"{last_rel}: does not match the hash HEAD recorded for it"]
-        if head.get("seq") != len(dirs):
-            return [f"{HEAD}: points at entry {head.get('seq')}, the ledger has {len(dirs)}"]
-        return []
+            return None
+        return head if isinstance(head, dict) else None
+
+    @staticmethod
+    def _recorded_hash(
+        i: int, raws: list[bytes | None], head: dict[str, Any] | None
+    ) -> tuple[str | None, str | None]:
+        """Return who recorded entry i's manifest hash (its successor or HEAD) and that hash."""
+        if i + 1 < len(raws):
+            successor = _parse_manifest(raws[i + 1])
+            if successor is None:
+                return None, None
+            return f"entry {i + 2}", successor.get("prev_manifest_sha256")
+        if head is None:
+            return None, None
+        return HEAD, head.get("manifest_sha256")
+
+
+def _parse_manifest(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        manifest = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return None
+    return manifest

@@ -1,0 +1,57 @@
+"""The scenario's planted ground truth, pinned so the generator cannot drift unnoticed."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import normalized_mutual_info_score
+
+from assay.data import welfare_review
+
+
+def test_generator_is_deterministic() -> None:
+    a = welfare_review.generate(2000, seed=3, split="train")
+    b = welfare_review.generate(2000, seed=3, split="train")
+    c = welfare_review.generate(2000, seed=4, split="train")
+    digest = lambda df: hashlib.sha256(pd.util.hash_pandas_object(df).to_numpy()).hexdigest()  # noqa: E731
+    assert digest(a) == digest(b) != digest(c)
+
+
+def test_foreign_residents_are_under_represented(holdout, profile) -> None:
+    reference = profile.attribute("nationality").population_shares
+    shares = holdout["nationality"].value_counts(normalize=True)
+    assert shares["foreign_resident"] / reference["foreign_resident"] < 0.65
+    assert abs(shares["naturalized"] / reference["naturalized"] - 1) < 0.15
+
+
+def test_historical_labels_over_record_foreign_residents(train, holdout) -> None:
+    hist = train.groupby("nationality")["irregularity_found"].mean()
+    reviewed = holdout.groupby("nationality")["irregularity_found"].mean()
+    assert hist["foreign_resident"] - hist["korean"] > 0.12  # planted: +25% of true negatives
+    assert abs(hist["naturalized"] - hist["korean"]) < 0.03
+    assert abs(reviewed["foreign_resident"] - reviewed["korean"]) < 0.03  # reviewed labels: truth
+
+
+def test_language_and_province_are_proxies_of_nationality(holdout) -> None:
+    nat = holdout["nationality"]
+    language_nmi = normalized_mutual_info_score(nat, holdout["application_language"])
+    province_nmi = normalized_mutual_info_score(nat, holdout["province"])
+    independent = normalized_mutual_info_score(nat, holdout["application_channel"])
+    assert language_nmi > 0.3
+    assert province_nmi > 0.005
+    assert independent < 0.001
+    non_korean = holdout["application_language"] != "korean"
+    assert non_korean[nat == "foreign_resident"].mean() > 0.7
+    assert non_korean[nat == "korean"].mean() < 0.01
+
+
+def test_true_process_depends_on_neither_sex_nor_nationality(holdout) -> None:
+    swapped = holdout.copy()
+    swapped["nationality"] = np.where(swapped["nationality"] == "korean", "foreign_resident", "korean")
+    swapped["sex"] = np.where(swapped["sex"] == "male", "female", "male")
+    assert np.array_equal(
+        welfare_review.true_irregularity_logit(holdout),
+        welfare_review.true_irregularity_logit(swapped),
+    )

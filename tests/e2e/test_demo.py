@@ -1,0 +1,81 @@
+"""`assay demo` end to end: recommendations, verification, tamper evidence, re-rendering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assay.dashboards.report import render_report
+from assay.ledger.record import AuditRecord
+
+pytestmark = pytest.mark.e2e
+
+
+def _history(run_assay, ledger: Path) -> dict[str, dict]:
+    proc = run_assay("history", "--ledger", str(ledger), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return {row["candidate"]: row for row in json.loads(proc.stdout)}
+
+
+def test_demo_recommends_only_the_fair_vendor(run_assay, demo_ledger) -> None:
+    rows = _history(run_assay, demo_ledger)
+    assert set(rows) == {"vendor-a", "vendor-b", "vendor-c"}
+    for row in rows.values():
+        for key in ("audit_id", "service", "vendor", "version", "created_at", "manifest_sha256"):
+            assert row[key]
+    assert rows["vendor-a"]["recommendation"] == "not_eligible"
+    assert rows["vendor-b"]["recommendation"] == "not_eligible"
+    assert rows["vendor-c"]["recommendation"] == "eligible"
+    assert rows["vendor-a"]["failing_clauses"] == ["KR-ETHICS-03"]
+    assert rows["vendor-b"]["failing_clauses"] == ["KR-ETHICS-03"]
+
+
+def _failed_metrics(run_assay, ledger: Path, audit_id: str) -> set[str]:
+    proc = run_assay("show", audit_id, "--ledger", str(ledger), "--json")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    return {ev["metric"] for v in record["verdicts"] for ev in v["evidence"] if ev["verdict"] == "fail"}
+
+
+def test_failing_clauses_name_the_reasons(run_assay, demo_ledger) -> None:
+    rows = _history(run_assay, demo_ledger)
+    a = _failed_metrics(run_assay, demo_ledger, rows["vendor-a"]["audit_id"])
+    b = _failed_metrics(run_assay, demo_ledger, rows["vendor-b"]["audit_id"])
+    assert {"sensitive_share", "selection_rate_ratio"} <= a  # drives its scores; parity gap
+    assert "selection_rate_ratio" in b and "sensitive_share" not in b  # parity gap via proxies
+
+
+def test_show_json_has_long_format_metric_rows(run_assay, demo_ledger) -> None:
+    audit_id = _history(run_assay, demo_ledger)["vendor-b"]["audit_id"]
+    record = json.loads(run_assay("show", audit_id, "--ledger", str(demo_ledger), "--json").stdout)
+    rows = [row for res in record["results"] for row in res["metrics"]]
+    keys = {"check_id", "metric", "attribute", "group", "value", "ci_low", "ci_high", "n"}
+    assert all(keys <= set(row) for row in rows)
+    fpr = [r for r in rows if r["metric"] == "fpr" and r["attribute"] == "nationality"]
+    assert {r["group"] for r in fpr} == {"korean", "naturalized", "foreign_resident"}
+
+
+def test_verify_passes_then_names_any_changed_file(run_assay, demo_ledger, tmp_path) -> None:
+    ok = run_assay("verify", "--ledger", str(demo_ledger))
+    assert ok.returncode == 0, ok.stderr
+    for name in ("record.json", "metrics.csv", "report.html", "manifest.json"):
+        copy = tmp_path / name / "ledger"
+        shutil.copytree(demo_ledger, copy)
+        target = copy / "entries" / "000002" / name
+        data = bytearray(target.read_bytes())
+        data[100] ^= 0x20
+        target.write_bytes(bytes(data))
+        proc = run_assay("verify", "--ledger", str(copy))
+        assert proc.returncode == 3, proc.stderr
+        assert f"entries/000002/{name}" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_report_re_renders_byte_identical_from_the_stored_record(demo_ledger) -> None:
+    for entry in sorted((demo_ledger / "entries").iterdir()):
+        record = AuditRecord.model_validate_json((entry / "record.json").read_text())
+        assert render_report(record).encode() == (entry / "report.html").read_bytes()
+        assert record.recommendation.value in (entry / "report.html").read_text()
