@@ -96,12 +96,12 @@ def global_importance(ctx: AuditContext) -> CheckResult:
     assert ctx.model is not None and ctx.sensitive is not None
     features = list(ctx.model.features)
     split = _split_pipeline(ctx.model.native(), features)
-    if split is None or split[1] is None:
+    if split is None:
         return CheckResult(
             check_id=CHECK_ID,
             title=TITLE,
             status=Status.NOT_ASSESSED,
-            messages=["no exact explainer for this model's structure (needs tree or linear)"],
+            messages=["cannot map the pipeline's transformed columns back to its input features"],
         )
     pre, final, col_feature = split
     if not (hasattr(final, "coef_") or _is_tree_model(final)):

@@ -56,6 +56,7 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
     rows: list[MetricRow] = []
     references: dict[str, str] = {}
     small: list[str] = []
+    notes: list[str] = []
     for attr in cells.attributes:
         groups = cells.groups[attr]
         member = cells.membership(attr)
@@ -63,6 +64,9 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
         sizes = point_counts.sum(axis=1).astype(int)
         ref = _reference_index(ctx, attr, groups, sizes)
         references[attr] = groups[ref]
+        named = ctx.profile.attribute(attr).reference_group
+        if named is not None and named != groups[ref]:
+            notes.append(f"reference group {attr}={named} is absent; used the largest group instead")
         point = _attribute_metrics(point_counts, ref)
         reps = _attribute_metrics(np.einsum("gc,bcf->bgf", member, boot), ref)
         for metric, values in point.items():
@@ -98,7 +102,7 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
         small += [
             f"{attr}={g} (n={n})" for g, n in zip(groups, sizes, strict=True) if n < settings.min_group_size
         ]
-    messages = []
+    messages = list(notes)
     if small:
         messages.append(
             f"groups below the minimum size of {settings.min_group_size}: {', '.join(small)}; "

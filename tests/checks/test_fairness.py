@@ -138,3 +138,18 @@ def test_same_seed_gives_the_same_intervals() -> None:
         profile=_profile(["a"]), data=sens, labels=y, decisions=pred, sensitive=sens[["a"]], seed=11
     )
     assert group_metrics(ctx).metrics == group_metrics(ctx).metrics
+
+
+def test_absent_reference_group_falls_back_to_the_largest_and_says_so() -> None:
+    sens, y, pred = _random_case(6)
+    ctx = AuditContext(
+        profile=_profile(["a"], {"a": "nobody"}),
+        data=sens,
+        labels=y,
+        decisions=pred,
+        sensitive=sens[["a"]],
+        settings=CheckSettings(n_boot=100),
+    )
+    result = group_metrics(ctx)
+    assert result.details["reference_groups"] == {"a": "x"}
+    assert any("a=nobody is absent" in m for m in result.messages)
