@@ -235,7 +235,8 @@ def show(
 def main() -> None:
     """Run the CLI, turning user mistakes into one-line errors with their exit codes."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
     except UserError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
@@ -254,3 +255,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -79,3 +79,18 @@ def test_report_re_renders_byte_identical_from_the_stored_record(demo_ledger) ->
         record = AuditRecord.model_validate_json((entry / "record.json").read_text())
         assert render_report(record).encode() == (entry / "report.html").read_bytes()
         assert record.recommendation.value in (entry / "report.html").read_text()
+
+
+def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tmp_path) -> None:
+    ledger = tmp_path / "ledger"
+    proc = run_assay(
+        "audit", "--service", "welfare-review",
+        "--candidate", str(scenario / "candidates" / "vendor-a" / "candidate.yaml"),
+        "--data", str(scenario / "holdout.parquet"), "--ledger", str(ledger), "--seed", "7",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["audit_id"] == "welfare-review.vendor-a.v1"
+    assert summary["recommendation"] == "not_eligible"
+    assert summary["failing_clauses"] == ["KR-ETHICS-03"]
+    assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
