@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -100,6 +100,12 @@ class CheckSettings(BaseModel):
     n_boot: int = Field(1000, ge=50, le=100_000)
     explain_rows_per_cell: int = Field(60, ge=5)
     auc_boot_rows: int = Field(20_000, ge=1000)
+    intersections: Literal["none", "pairs", "full"] = "pairs"
+    significance: float = Field(0.05, gt=0.0, lt=0.5)
+    calibration_bins: int = Field(10, ge=2, le=100)
+    proxy_nmi: float = Field(0.05, gt=0.0, le=1.0)
+    proxy_auc: float = Field(0.70, gt=0.5, le=1.0)
+    flip_rows: int = Field(20_000, ge=100)
 
 
 @runtime_checkable
@@ -131,6 +137,7 @@ class AuditContext:
     sensitive: pd.DataFrame | None = None
     model: ModelAccess | None = None
     contract: list[dict[str, Any]] | None = None
+    threshold: float | None = None  # score at or above which the candidate decides positive
 
     def has(self, need: Need) -> bool:
         """Say whether the audit can supply `need`."""

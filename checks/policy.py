@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from assay.checks.context import CheckSettings, Text
 from assay.checks.registry import all_checks
 from assay.checks.results import CheckResult, MetricRow, Status
+from assay.checks.stats import CROSS
 
 
 class Evidence(BaseModel):
@@ -22,6 +23,8 @@ class Evidence(BaseModel):
     min: float | None = None
     max: float | None = None
     attribute: str | None = None
+    # Which groupings' rows count: single attributes, their intersections, or both.
+    groups: Literal["attributes", "intersections", "all"] = "attributes"
     why: Text | None = None
 
     @model_validator(mode="after")
@@ -184,6 +187,13 @@ def judge_row(row: MetricRow, ev: Evidence, min_group_size: int) -> tuple[Verdic
     )
 
 
+def _in_scope(row: MetricRow, groups: str) -> bool:
+    """Say whether a row belongs to the groupings an evidence item covers."""
+    if row.attribute is None or groups == "all":
+        return True
+    return (CROSS in row.attribute) == (groups == "intersections")
+
+
 def judge_evidence(
     ev: Evidence, result: CheckResult | None, min_group_size: int
 ) -> tuple[VerdictStatus, list[str]]:
@@ -192,6 +202,7 @@ def judge_evidence(
         why = "; ".join(result.messages) if result else "the check was not run"
         return VerdictStatus.NOT_ASSESSED, [f"{ev.check} {ev.metric}: {why}"]
     rows = [r for r in result.rows(ev.metric) if ev.attribute is None or r.attribute == ev.attribute]
+    rows = [r for r in rows if ev.attribute is not None or _in_scope(r, ev.groups)]
     if not rows:
         return VerdictStatus.NOT_ASSESSED, [f"{ev.check} reported no {ev.metric}"]
     judged = [judge_row(r, ev, min_group_size) for r in rows]

@@ -24,22 +24,10 @@ def _num(value: float | None, digits: int = 3) -> str:
 _ENV.filters["num"] = _num
 
 
-def _published_rows(record: AuditRecord, disclosure_min: int) -> list[dict[str, Any]]:
-    """Return metric rows for publication: cells of groups smaller than the minimum are blanked."""
-    rows = []
-    for row in record.metric_rows():
-        item = row.model_dump()
-        item["suppressed"] = row.group is not None and row.n is not None and row.n < disclosure_min
-        if item["suppressed"]:
-            item.update(value=None, ci_low=None, ci_high=None)
-        rows.append(item)
-    return rows
-
-
 def render_report(record: AuditRecord) -> str:
     """Return the audit's HTML report; the same record always gives the same bytes."""
-    disclosure_min = int(record.policy.get("parameters", {}).get("disclosure_min", 10))
-    rows = _published_rows(record, disclosure_min)
+    disclosure_min = record.disclosure_min
+    rows = record.published_rows()
     by_check: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_check.setdefault(row["check_id"], []).append(row)

@@ -83,10 +83,15 @@ def load_profile(ref: str) -> tuple[ServiceProfile, Path]:
     return load_model(path, ServiceProfile), path
 
 
-def load_contract(profile: ServiceProfile, profile_path: Path) -> tuple[list[dict[str, Any]], Path]:
-    """Load the expectation list of the contract the profile names (relative to the profile)."""
+def load_contract(
+    profile: ServiceProfile, profile_path: Path
+) -> tuple[list[dict[str, Any]], Path] | tuple[None, None]:
+    """Load the expectation list of the contract the profile names (relative to the profile).
+
+    A service without a contract gives (None, None): the contract check is then not assessed.
+    """
     if profile.contract is None:
-        raise AssayInputError(f"{profile_path}: field 'contract': the service names no contract")
+        return None, None
     path = (profile_path.parent / profile.contract).resolve()
     items = load_yaml(path).get("expectations")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):

@@ -20,7 +20,7 @@ from assay.checks.contract import CHECK_ID as CONTRACT_CHECK
 from assay.checks.contract import describe_failure
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import PolicyPack, VerdictStatus, evaluate, recommend
-from assay.checks.registry import get_check, run_check
+from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status
 from assay.dashboards.report import render_report
 from assay.data import loaders
@@ -87,8 +87,8 @@ class Inputs(BaseModel):
     profile_path: Path
     policy: PolicyPack
     policy_path: Path
-    contract: list[dict[str, Any]]
-    contract_path: Path
+    contract: list[dict[str, Any]] | None
+    contract_path: Path | None
     candidate: Candidate
     data: pd.DataFrame
     labels: Any
@@ -176,13 +176,12 @@ def _libraries() -> dict[str, str]:
 
 
 def metrics_csv(record: AuditRecord) -> bytes:
-    """Return every metric row of the record as a long-format CSV table."""
+    """Return the record's published metric rows as a long-format CSV table (small cells blank)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
-    for row in record.metric_rows():
-        values = row.model_dump()
-        writer.writerow(["" if values[c] is None else values[c] for c in METRIC_COLUMNS])
+    writer.writerow([*METRIC_COLUMNS, "suppressed"])
+    for values in record.published_rows():
+        writer.writerow(["" if values[c] is None else values[c] for c in (*METRIC_COLUMNS, "suppressed")])
     return out.getvalue().encode()
 
 
@@ -198,7 +197,7 @@ def seal_record(
         model_sha256=inputs.candidate.sha256,
         policy_sha256=loaders.sha256_file(inputs.policy_path),
         profile_sha256=loaders.sha256_file(inputs.profile_path),
-        contract_sha256=loaders.sha256_file(inputs.contract_path),
+        contract_sha256=loaders.sha256_file(inputs.contract_path) if inputs.contract_path else None,
         code_version=_code_version(),
         libraries=_libraries(),
         seed=spec.seed,
@@ -279,8 +278,11 @@ def audit_candidate(spec: AuditSpec) -> AuditSummary:
         sensitive=inputs.profile.sensitive_frame(inputs.data),
         model=inputs.candidate.access,
         contract=inputs.contract,
+        threshold=inputs.candidate.manifest.output.threshold,
     )
-    others = [c for c in inputs.policy.check_ids() if c != CONTRACT_CHECK]
+    # Every registered check runs, so the record says what was measured and what could not be;
+    # the policy only decides which of them carry a verdict.
+    others = [c for c in all_checks() if c != CONTRACT_CHECK]
     futures = [run_one_check.submit(check_id, ctx) for check_id in others]
     results = [contract, *(f.result() for f in futures)]
     timings["checks"] = sum(r.seconds or 0.0 for r in results)

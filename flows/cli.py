@@ -16,7 +16,7 @@ from rich.table import Table
 
 from assay.checks.errors import AssayInputError
 
-EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTEGRITY = 1, 2, 3
+EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL = 1, 2, 3, 4
 
 app = typer.Typer(
     add_completion=False,
@@ -24,7 +24,7 @@ app = typer.Typer(
     help=(
         "Assay: repeatable, tamper-evident audits of AI models for public services.\n\n"
         "Exit codes: 0 all gates passed, 1 a policy gate failed or could not be decided, "
-        "2 bad input or usage, 3 ledger integrity failure."
+        "2 bad input or usage, 3 ledger integrity failure, 4 internal error."
     ),
 )
 err = Console(stderr=True)
@@ -51,6 +51,8 @@ def _setup(
     # Set before prefect is imported (commands import it lazily to keep --help fast).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # The temporary local server can take long to start on a busy machine (default 20 s).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
 
 
@@ -254,5 +256,13 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        # Not the user's mistake, and it must not read as a failed gate (exit 1).
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        err.print(
+            f"[red]internal error:[/] {escape(type(exc).__name__)}: {escape(detail)} "
+            "(run with --verbose for Prefect's logs)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)

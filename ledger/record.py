@@ -60,3 +60,22 @@ class AuditRecord(BaseModel):
     def metric_rows(self) -> list[MetricRow]:
         """Return every check's metric rows in long format."""
         return [row for result in self.results for row in result.metrics]
+
+    @property
+    def disclosure_min(self) -> int:
+        """Return the policy's smallest group whose numbers may be published."""
+        return int(self.policy.get("parameters", {}).get("disclosure_min", 10))
+
+    def published_rows(self) -> list[dict[str, Any]]:
+        """Return the metric rows fit for publication: values of groups below the minimum blanked.
+
+        The group's size stays, so a reader sees that a group exists and why it has no number.
+        """
+        rows = []
+        for row in self.metric_rows():
+            item = row.model_dump()
+            item["suppressed"] = row.group is not None and row.n is not None and row.n < self.disclosure_min
+            if item["suppressed"]:
+                item.update(value=None, ci_low=None, ci_high=None)
+            rows.append(item)
+        return rows

@@ -112,7 +112,8 @@ def test_ratio_is_to_the_named_reference_group_with_an_interval_around_it() -> N
     assert ratio["y"].value == pytest.approx(expected, abs=1e-12)
     assert ratio["y"].ci_low < expected < ratio["y"].ci_high
     assert ratio["y"].ci_low > 1.5  # planted 0.45 / 0.25 = 1.8
-    assert result.details["reference_groups"] == {"a": "x", "b": "p"}  # b: the largest group
+    # b and the intersection have no named reference: the largest group is used
+    assert result.details["reference_groups"] == {"a": "x", "b": "p", "a×b": "x×p"}
 
 
 def test_small_group_is_reported_with_its_size_and_makes_the_check_inconclusive() -> None:
