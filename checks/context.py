@@ -104,7 +104,7 @@ class CheckSettings(BaseModel):
     significance: float = Field(0.05, gt=0.0, lt=0.5)
     calibration_bins: int = Field(10, ge=2, le=100)
     proxy_nmi: float = Field(0.05, gt=0.0, le=1.0)
-    proxy_auc: float = Field(0.70, gt=0.5, le=1.0)
+    proxy_auc: float = Field(0.60, gt=0.5, le=1.0)
     flip_rows: int = Field(20_000, ge=100)
 
 

@@ -86,21 +86,27 @@ def attribute_metrics(counts: np.ndarray, ref: int, favourable: bool) -> dict[st
     return out
 
 
-def _reference_index(ctx: AuditContext, grouping: Grouping, sizes: np.ndarray) -> tuple[int, str | None]:
-    """Return the index of the reference group and a note when a named one is absent.
+def reference_index(
+    ctx: AuditContext, grouping: Grouping, sizes: np.ndarray, chosen: dict[str, str]
+) -> tuple[int, str | None]:
+    """Return the index of the grouping's reference group and a note when a named one is absent.
 
-    An intersection's reference is the cross of its attributes' references when all are named.
+    A single attribute's reference is the profile's, else its largest group; an intersection's is
+    the cross of the references `chosen` for its attributes, else its largest group.
     """
-    named = [ctx.profile.attribute(a).reference_group for a in grouping.attributes]
-    if all(n is not None for n in named):
-        label = CROSS.join(str(n) for n in named)
-        if label in grouping.labels:
-            return grouping.labels.index(label), None
-        if not grouping.is_intersection:
-            return int(np.argmax(sizes)), (
-                f"reference group {grouping.name}={label} is absent; used the largest group instead"
-            )
-    return int(np.argmax(sizes)), None
+    if grouping.is_intersection:
+        if all(a in chosen for a in grouping.attributes):
+            wanted = CROSS.join(chosen[a] for a in grouping.attributes)
+            if wanted in grouping.labels and sizes[grouping.labels.index(wanted)] > 0:
+                return grouping.labels.index(wanted), None
+        return int(np.argmax(sizes)), None
+    named = ctx.profile.attribute(grouping.name).reference_group
+    if named is None:
+        return int(np.argmax(sizes)), None
+    if named in grouping.labels and sizes[grouping.labels.index(named)] > 0:
+        return grouping.labels.index(named), None
+    note = f"reference group {grouping.name}={named} is absent; used the largest group instead"
+    return int(np.argmax(sizes)), note
 
 
 def _extremes(point: dict[str, np.ndarray], labels: list[str], favourable: bool) -> dict[str, Any]:
@@ -192,7 +198,7 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
     for grouping in cells.groupings(settings.intersections):
         point_counts = cells.aggregate(cells.counts, grouping).astype(float)
         sizes = point_counts.sum(axis=1).astype(int)
-        ref, note = _reference_index(ctx, grouping, sizes)
+        ref, note = reference_index(ctx, grouping, sizes, references)
         if note:
             notes.append(note)
         references[grouping.name] = grouping.labels[ref]

@@ -42,7 +42,16 @@ def register(
 
 def _load_builtin() -> None:
     # Importing the modules registers their checks; ids never depend on these module paths.
-    from assay.checks import contract, explain, fairness, performance  # noqa: F401
+    from assay.checks import (  # noqa: F401
+        bias,
+        calibration,
+        contract,
+        counterfactual,
+        explain,
+        fairness,
+        mitigation,
+        performance,
+    )
 
 
 def all_checks() -> dict[str, Check]:

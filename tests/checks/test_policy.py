@@ -91,3 +91,28 @@ def test_recommendation_follows_from_verdicts(verdicts, expected) -> None:
 def test_bad_evidence_is_refused(kwargs, message) -> None:
     with pytest.raises(ValidationError, match=message):
         Evidence(**kwargs)
+
+
+def test_evidence_scope_picks_single_attributes_or_intersections() -> None:
+    from assay.checks.policy import judge_evidence
+    from assay.checks.results import CheckResult, Status
+
+    def row(attribute: str, group: str, value: float) -> MetricRow:
+        return MetricRow(
+            check_id=EV.check, metric=EV.metric, attribute=attribute, group=group,
+            value=value, ci_low=value - 0.01, ci_high=value + 0.01, n=500,
+        )  # fmt: skip
+
+    result = CheckResult(
+        check_id=EV.check,
+        title="t",
+        status=Status.PASSED,
+        metrics=[row("sex", "f", 1.0), row("sex×age", "f×65+", 2.0)],
+    )
+    single = judge_evidence(EV, result, 30)
+    crossed = judge_evidence(EV.model_copy(update={"groups": "intersections"}), result, 30)
+    both = judge_evidence(EV.model_copy(update={"groups": "all"}), result, 30)
+    named = judge_evidence(EV.model_copy(update={"attribute": "sex×age"}), result, 30)
+    assert single[0] == VerdictStatus.PASS
+    assert crossed[0] == both[0] == named[0] == VerdictStatus.FAIL
+    assert "sex×age=f×65+" in crossed[1][0]

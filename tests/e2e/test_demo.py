@@ -28,9 +28,11 @@ def test_demo_recommends_only_the_fair_vendor(run_assay, demo_ledger) -> None:
             assert row[key]
     assert rows["vendor-a"]["recommendation"] == "not_eligible"
     assert rows["vendor-b"]["recommendation"] == "not_eligible"
-    assert rows["vendor-c"]["recommendation"] == "eligible"
-    assert rows["vendor-a"]["failing_clauses"] == ["KR-ETHICS-03"]
-    assert rows["vendor-b"]["failing_clauses"] == ["KR-ETHICS-03"]
+    # Its only condition is the evaluation data's shortfall of foreign residents (advisory).
+    assert rows["vendor-c"]["recommendation"] == "eligible_with_conditions"
+    assert rows["vendor-c"]["failing_clauses"] == ["KR-TTA-07"]
+    assert "KR-ETHICS-03" in rows["vendor-a"]["failing_clauses"]
+    assert "KR-ETHICS-03" in rows["vendor-b"]["failing_clauses"]
 
 
 def _failed_metrics(run_assay, ledger: Path, audit_id: str) -> set[str]:
@@ -44,8 +46,11 @@ def test_failing_clauses_name_the_reasons(run_assay, demo_ledger) -> None:
     rows = _history(run_assay, demo_ledger)
     a = _failed_metrics(run_assay, demo_ledger, rows["vendor-a"]["audit_id"])
     b = _failed_metrics(run_assay, demo_ledger, rows["vendor-b"]["audit_id"])
-    assert {"sensitive_share", "selection_rate_ratio"} <= a  # drives its scores; parity gap
-    assert "selection_rate_ratio" in b and "sensitive_share" not in b  # parity gap via proxies
+    # vendor-a reads nationality: its decisions flip with it and it drives the scores.
+    assert {"sensitive_share", "selection_rate_ratio", "four_fifths_ratio", "flip_rate"} <= a
+    # vendor-b does not, but its inputs are proxies of nationality and the gap remains.
+    assert {"selection_rate_ratio", "proxy_auc"} <= b
+    assert not {"sensitive_share", "flip_rate"} & b
 
 
 def test_show_json_has_long_format_metric_rows(run_assay, demo_ledger) -> None:
@@ -92,5 +97,5 @@ def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tm
     summary = json.loads(proc.stdout)
     assert summary["audit_id"] == "welfare-review.vendor-a.v1"
     assert summary["recommendation"] == "not_eligible"
-    assert summary["failing_clauses"] == ["KR-ETHICS-03"]
+    assert "KR-ETHICS-03" in summary["failing_clauses"]
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
