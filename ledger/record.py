@@ -67,14 +67,16 @@ class AuditRecord(BaseModel):
         return int(self.policy.get("parameters", {}).get("disclosure_min", 10))
 
     def published_rows(self) -> list[dict[str, Any]]:
-        """Return the metric rows fit for publication: values of groups below the minimum blanked.
+        """Return the metric rows fit for publication: values about groups below the minimum blanked.
 
         The group's size stays, so a reader sees that a group exists and why it has no number.
         """
         rows = []
         for row in self.metric_rows():
             item = row.model_dump()
-            item["suppressed"] = row.group is not None and row.n is not None and row.n < self.disclosure_min
+            # A summary over an attribute's groups (a gap, a ratio) would reveal its smallest group.
+            about_groups = row.group is not None or row.attribute is not None
+            item["suppressed"] = about_groups and row.n is not None and row.n < self.disclosure_min
             if item["suppressed"]:
                 item.update(value=None, ci_low=None, ci_high=None)
             rows.append(item)

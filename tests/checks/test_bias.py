@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
+from synthetic import make_profile
 
 from assay.checks import bias
 from assay.checks.context import (
     AuditContext,
     CheckSettings,
-    SensitiveAttribute,
     ServiceProfile,
-    Text,
 )
 from assay.checks.registry import get_check, run_check
 from assay.checks.results import Status
@@ -41,22 +40,7 @@ def _profile(
     reference: dict[str, str] | None = None,
     shares: dict[str, dict[str, float]] | None = None,
 ) -> ServiceProfile:
-    reference, shares = reference or {}, shares or {}
-    return ServiceProfile(
-        id="test",
-        title=Text(ko="시험", en="test"),
-        decision=Text(ko="시험", en="test"),
-        risk_tier="high-impact",
-        id_column="id",
-        label={"column": "y", "positive": 1},
-        positive_decision_is_favourable=False,
-        sensitive_attributes=[
-            SensitiveAttribute(
-                name=a, column=a, reference_group=reference.get(a), population_shares=shares.get(a)
-            )
-            for a in attrs
-        ],
-    )
+    return make_profile(*attrs, reference=reference, shares=shares)
 
 
 def _frame(seed: int, n: int = 4000) -> pd.DataFrame:

@@ -6,22 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+from synthetic import make_profile
 
 from assay.checks.calibration import score_metrics
-from assay.checks.context import AuditContext, CheckSettings, SensitiveAttribute, ServiceProfile, Text
+from assay.checks.context import AuditContext, CheckSettings, ServiceProfile
 
 
 def _profile() -> ServiceProfile:
-    return ServiceProfile(
-        id="test",
-        title=Text(ko="시험", en="test"),
-        decision=Text(ko="시험", en="test"),
-        risk_tier="high-impact",
-        id_column="id",
-        label={"column": "y", "positive": 1},
-        positive_decision_is_favourable=True,
-        sensitive_attributes=[SensitiveAttribute(name=a, column=a) for a in ("a", "b")],
-    )
+    return make_profile("a", "b", favourable=True)
 
 
 def _case(seed: int, n: int = 8000) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

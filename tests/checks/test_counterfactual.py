@@ -11,8 +11,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
+from synthetic import make_profile
 
-from assay.checks.context import AuditContext, CheckSettings, SensitiveAttribute, ServiceProfile, Text
+from assay.checks.context import AuditContext, CheckSettings, SensitiveAttribute, ServiceProfile
 from assay.checks.counterfactual import counterfactual_flip, infer_threshold
 from assay.checks.registry import get_check, run_check
 from assay.checks.results import Status
@@ -33,16 +34,7 @@ class _Access:
 
 
 def _profile(*attrs: SensitiveAttribute) -> ServiceProfile:
-    return ServiceProfile(
-        id="test",
-        title=Text(ko="시험", en="test"),
-        decision=Text(ko="시험", en="test"),
-        risk_tier="high-impact",
-        id_column="id",
-        label={"column": "y", "positive": 1},
-        positive_decision_is_favourable=False,
-        sensitive_attributes=list(attrs),
-    )
+    return make_profile(*attrs)
 
 
 def _synthetic(n: int = 3000, seed: int = 0) -> pd.DataFrame:

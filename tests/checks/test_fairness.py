@@ -14,32 +14,19 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from sklearn.metrics import precision_score
+from synthetic import make_profile
 
 from assay.checks.context import (
     AuditContext,
     CheckSettings,
-    SensitiveAttribute,
     ServiceProfile,
-    Text,
 )
 from assay.checks.fairness import group_metrics
 from assay.checks.results import Status
 
 
 def _profile(attrs: list[str], reference: dict[str, str] | None = None) -> ServiceProfile:
-    reference = reference or {}
-    return ServiceProfile(
-        id="test",
-        title=Text(ko="시험", en="test"),
-        decision=Text(ko="시험", en="test"),
-        risk_tier="high-impact",
-        id_column="id",
-        label={"column": "y", "positive": 1},
-        positive_decision_is_favourable=False,
-        sensitive_attributes=[
-            SensitiveAttribute(name=a, column=a, reference_group=reference.get(a)) for a in attrs
-        ],
-    )
+    return make_profile(*attrs, reference=reference)
 
 
 def _random_case(seed: int, n: int = 5000):

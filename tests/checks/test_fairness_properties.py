@@ -31,8 +31,9 @@ from fairlearn.metrics import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, precision_score
+from synthetic import make_profile
 
-from assay.checks.context import AuditContext, CheckSettings, SensitiveAttribute, ServiceProfile, Text
+from assay.checks.context import AuditContext, CheckSettings
 from assay.checks.fairness import group_metrics
 from assay.checks.results import CheckResult, MetricRow
 from assay.checks.stats import CROSS
@@ -98,16 +99,7 @@ def cases(draw: st.DrawFn, both_labels: bool = False) -> Case:
 def run(case: Case, favourable: bool = True) -> CheckResult:
     """Run the engine on a case with every pairwise intersection."""
     sensitive, labels, decisions = case
-    profile = ServiceProfile(
-        id="prop",
-        title=Text(ko="성질", en="property"),
-        decision=Text(ko="성질", en="property"),
-        risk_tier="high-impact",
-        id_column="id",
-        label={"column": "y", "positive": 1},
-        positive_decision_is_favourable=favourable,
-        sensitive_attributes=[SensitiveAttribute(name=c, column=c) for c in sensitive.columns],
-    )
+    profile = make_profile(*sensitive.columns, favourable=favourable)
     ctx = AuditContext(
         profile=profile,
         data=sensitive,

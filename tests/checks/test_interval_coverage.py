@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from synthetic import make_profile
 
-from assay.checks.context import AuditContext, CheckSettings, SensitiveAttribute, ServiceProfile, Text
+from assay.checks.context import AuditContext, CheckSettings, ServiceProfile
 from assay.checks.fairness import group_metrics
 
 REPETITIONS = 400
@@ -18,16 +19,7 @@ BAND = (0.93, 0.97)
 
 
 def _profile(reference: str) -> ServiceProfile:
-    return ServiceProfile(
-        id="coverage",
-        title=Text(ko="포함률", en="coverage"),
-        decision=Text(ko="포함률", en="coverage"),
-        risk_tier="high-impact",
-        id_column="id",
-        label={"column": "y", "positive": 1},
-        positive_decision_is_favourable=True,
-        sensitive_attributes=[SensitiveAttribute(name="g", column="g", reference_group=reference)],
-    )
+    return make_profile("g", favourable=True, reference={"g": reference})
 
 
 def _coverage(sizes: dict[str, int], rates: dict[str, float], n_boot: int, covered) -> float:

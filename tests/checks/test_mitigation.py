@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import make_profile
 
-from assay.checks.context import AuditContext, CheckSettings, SensitiveAttribute, ServiceProfile, Text
+from assay.checks.context import AuditContext, CheckSettings, ServiceProfile
 from assay.checks.mitigation import _ScoreColumn, mitigation_headroom
 from assay.checks.registry import get_check, run_check
 from assay.checks.results import Status
@@ -16,16 +17,7 @@ from assay.models.candidate import load_candidate
 
 
 def _profile(*names: str) -> ServiceProfile:
-    return ServiceProfile(
-        id="test",
-        title=Text(ko="시험", en="test"),
-        decision=Text(ko="시험", en="test"),
-        risk_tier="high-impact",
-        id_column="id",
-        label={"column": "y", "positive": 1},
-        positive_decision_is_favourable=False,
-        sensitive_attributes=[SensitiveAttribute(name=n, column=n) for n in names],
-    )
+    return make_profile(*names)
 
 
 def _planted(n: int = 20_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
