@@ -81,10 +81,6 @@ class PolicyPack(BaseModel):
             raise ValueError(f"clause ids used twice: {', '.join(dupes)}")
         return self
 
-    def check_ids(self) -> list[str]:
-        """Return the ids of the checks the pack relies on, in first-use order."""
-        return list(dict.fromkeys(e.check for c in self.clauses for e in c.evidence))
-
 
 class VerdictStatus(StrEnum):
     """A clause's verdict."""
