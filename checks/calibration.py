@@ -74,9 +74,12 @@ def score_metrics(ctx: AuditContext) -> CheckResult:
     mean_score = safe_div(cells.sums(scores), cells.counts)  # per (cell, label, fine bin)
     mean_score = np.nan_to_num(mean_score)
     boot = cells.bootstrap(settings.n_boot, np.random.default_rng(ctx.seed + 2))
+    boot_sums = boot * mean_score  # score sums per replicate, shared by every grouping
     rows: list[MetricRow] = []
     for grouping in cells.groupings(settings.intersections):
-        rows += _grouping_rows(ctx, grouping, cells, boot, mean_score, cal_of_fine, k, labels, scores)
+        rows += _grouping_rows(
+            ctx, grouping, cells, boot, boot_sums, mean_score, cal_of_fine, k, labels, scores
+        )
     return CheckResult(
         check_id=CHECK_ID,
         title=TITLE,
@@ -104,6 +107,7 @@ def _grouping_rows(
     grouping: Grouping,
     cells: CellCounts,
     boot: np.ndarray,
+    boot_sums: np.ndarray,
     mean_score: np.ndarray,
     cal_of_fine: np.ndarray,
     k: int,
@@ -115,7 +119,7 @@ def _grouping_rows(
     point = cells.aggregate(cells.counts.astype(float), grouping)  # (G, 2k)
     score_sums = cells.aggregate(cells.counts * mean_score, grouping)
     reps = cells.aggregate(boot, grouping)  # (B, G, 2k)
-    rep_sums = cells.aggregate(boot * mean_score, grouping)
+    rep_sums = cells.aggregate(boot_sums, grouping)
     sizes = point.sum(axis=1).astype(int)
 
     def auc_binned(c: np.ndarray) -> np.ndarray:
