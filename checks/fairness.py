@@ -19,6 +19,7 @@ from assay.checks.stats import (
     TN,
     CellCounts,
     Grouping,
+    basic_ci,
     confusion_codes,
     holm,
     min_over_max,
@@ -176,7 +177,8 @@ def _grouping_rows(
             add(f"{name}_p_value", adjusted[j], None, None, n_pair, grouping.labels[g])
     summaries = [f"{name}_gap" for name in GROUP_RATES] + list(SUMMARIES)
     stacked = np.stack([reps[m] for m in summaries], axis=-1)
-    lows, highs = percentile_ci(stacked, settings.confidence)
+    # Gaps and min/max ratios lie in [0, 1] and pick extreme groups: basic intervals, not percentile.
+    lows, highs = basic_ci(stacked, np.array([point[m] for m in summaries]), settings.confidence)
     for j, metric in enumerate(summaries):
         # A comparison across all groups is as good as its smallest group.
         add(metric, point[metric], lows[j], highs[j], int(sizes.min()))

@@ -253,3 +253,19 @@ def percentile_ci(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.n
         value = lo + (pos - below) * (hi - lo)
         out.append(np.where(valid > 0, value, np.nan))
     return out[0], out[1]
+
+
+def basic_ci(
+    boot: np.ndarray, point: np.ndarray, confidence: float, low: float = 0.0, high: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the basic (reverse-percentile) bootstrap interval, widened to hold the point, clipped.
+
+    For statistics that pick an extreme over groups (a gap, a min/max ratio) the replicates pick
+    the noisiest groups again, so their percentile interval sits beyond the estimate and may
+    exclude the truth even when every group is alike; reflecting it about the estimate undoes that.
+    """
+    q_low, q_high = percentile_ci(boot, confidence)
+    point = np.asarray(point, dtype=float)
+    lower = np.clip(np.fmin(2.0 * point - q_high, point), low, high)
+    upper = np.clip(np.fmax(2.0 * point - q_low, point), low, high)
+    return lower, upper
