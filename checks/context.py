@@ -55,6 +55,37 @@ class SensitiveAttribute(BaseModel):
         return self
 
 
+class FeatureInfo(BaseModel):
+    """How to name an input and its values in plain sentences (from the dataset contract)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: Text
+    # Template for a value, `{value}` replaced (e.g. ko "{value}분위"); default: the value itself.
+    value: Text | None = None
+    # Names of categorical values (e.g. female → 여성 / female).
+    values: dict[str, Text] = Field(default_factory=dict)
+
+    def describe(self, raw: Any, lang: str) -> str:
+        """Return "label value" in the language `lang` (ko or en)."""
+        shown = _plain(raw)
+        named = self.values.get(shown)
+        if named is not None:
+            shown = getattr(named, lang)
+        elif self.value is not None:
+            shown = getattr(self.value, lang).replace("{value}", shown)
+        return f"{getattr(self.label, lang)} {shown}"
+
+
+def _plain(raw: Any) -> str:
+    """Return a value as a reader would write it (2 rather than 2.0)."""
+    if isinstance(raw, float | np.floating) and float(raw).is_integer():
+        return str(int(raw))
+    if isinstance(raw, float | np.floating):
+        return f"{float(raw):.4g}"
+    return str(raw)
+
+
 class ServiceProfile(BaseModel):
     """What a public service decides, for whom, and which attributes the audit protects."""
 
@@ -69,6 +100,8 @@ class ServiceProfile(BaseModel):
     positive_decision_is_favourable: bool
     sensitive_attributes: list[SensitiveAttribute] = Field(min_length=1)
     contract: str | None = None
+    # What the candidate's score means to a reader of an individual explanation.
+    score_label: Text = Text(ko="점수", en="score")
 
     def sensitive_frame(self, data: pd.DataFrame) -> pd.DataFrame:
         """Return one string column per sensitive attribute (binned where the profile says)."""
@@ -98,7 +131,7 @@ class CheckSettings(BaseModel):
     min_group_size: int = Field(30, ge=1)
     disclosure_min: int = Field(10, ge=1)
     n_boot: int = Field(1000, ge=50, le=100_000)
-    explain_rows_per_cell: int = Field(60, ge=5)
+    explain_rows_per_cell: int = Field(30, ge=1)
     auc_boot_rows: int = Field(20_000, ge=1000)
     intersections: Literal["none", "pairs", "full"] = "pairs"
     significance: float = Field(0.05, gt=0.0, lt=0.5)
@@ -106,6 +139,20 @@ class CheckSettings(BaseModel):
     proxy_nmi: float = Field(0.05, gt=0.0, le=1.0)
     proxy_auc: float = Field(0.60, gt=0.5, le=1.0)
     flip_rows: int = Field(20_000, ge=100)
+    # Explanations: a stratified draw (sensitive groups × decision) of `explain_rows` rows, at least
+    # `explain_rows_per_cell` per stratum, doubled until every top-10 importance share is known to
+    # ± `explain_tolerance` or `explain_row_budget` rows are explained.
+    explain_rows: int = Field(2_000, ge=100)
+    explain_row_budget: int = Field(40_000, ge=100)
+    explain_tolerance: float = Field(0.01, gt=0.0, lt=0.5)
+    explain_chunk_rows: int = Field(2_000, ge=50)
+    # The permutation explainer costs hundreds of model calls per row: its own, smaller budget.
+    explain_permutation_rows: int = Field(200, ge=10)
+    explain_background_rows: int = Field(100, ge=10)
+    explain_max_evals: int = Field(500, ge=10)
+    explain_examples: int = Field(10, ge=0, le=1000)
+    explain_top_k: int = Field(3, ge=1, le=20)
+    surrogate_rows: int = Field(50_000, ge=200)
 
 
 @runtime_checkable
@@ -138,6 +185,12 @@ class AuditContext:
     model: ModelAccess | None = None
     contract: list[dict[str, Any]] | None = None
     threshold: float | None = None  # score at or above which the candidate decides positive
+    features: list[str] | None = None  # the candidate's declared inputs (also without model access)
+    feature_info: dict[str, FeatureInfo] = field(default_factory=dict)
+    explain_ids: tuple[str, ...] = ()  # ids whose individual reasons the user asked for
+    pseudonym_key: bytes | None = None  # keys the pseudonyms of explained rows; never published
+    workers: int = 1  # local processes heavy checks may use
+    chunk_map: Any = None  # runs chunks of heavy work elsewhere (e.g. a Dask client's map)
 
     def has(self, need: Need) -> bool:
         """Say whether the audit can supply `need`."""

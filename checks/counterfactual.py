@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.checks.attribution import StratifiedSampler
 from assay.checks.context import AuditContext, SensitiveAttribute
-from assay.checks.explain import stratified_sample
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import wilson_interval
@@ -101,7 +101,10 @@ def _capped_sample(groups: pd.DataFrame, cap: int, seed: int) -> tuple[np.ndarra
             lo = mid
         else:
             hi = mid - 1
-    return stratified_sample(groups, lo, seed)
+    draw = StratifiedSampler(groups.groupby(list(groups.columns), sort=True).ngroup().to_numpy(), seed).draw(
+        0, lo
+    )
+    return draw.positions, draw.weights
 
 
 def _alternatives(attr: SensitiveAttribute, column: pd.Series, groups: pd.Series) -> dict[str, Any]:

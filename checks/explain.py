@@ -1,185 +1,288 @@
-"""Global explanation of the candidate's scores: SHAP importance and the share sensitive inputs take."""
+"""Global explanation of the candidate's scores: SHAP importance overall and per group, reliance on
+sensitive inputs and their proxies, fidelity and stability, on a stratified sample grown to a tolerance."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from assay.checks.context import AuditContext
+from assay.checks import attribution as at
+from assay.checks.context import AuditContext, ModelAccess
+from assay.checks.explainers import Attribution, Explainer, attribute_rows, choose_explainer
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 
 CHECK_ID = "explain.global_importance"
 TITLE = "Global explanation (SHAP)"
-
-
-def stratified_sample(sensitive: pd.DataFrame, per_cell: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return row positions sampled per cross of sensitive groups, and each row's weight.
-
-    A weight is the cell's size over its sample size, so weighted means estimate population means
-    while small groups still get enough rows to be measured.
-    """
-    rng = np.random.default_rng(seed)
-    codes = sensitive.groupby(list(sensitive.columns), sort=True).ngroup().to_numpy()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    picked, weights = [], []
-    for rows in np.split(order, bounds):
-        take = rows if len(rows) <= per_cell else np.sort(rng.choice(rows, per_cell, replace=False))
-        picked.append(take)
-        weights.append(np.full(len(take), len(rows) / len(take)))
-    positions, weights_all = np.concatenate(picked), np.concatenate(weights)
-    keep = np.argsort(positions, kind="stable")
-    return positions[keep], weights_all[keep]
-
-
-def _input_feature_of(names_out: list[str], features: list[str]) -> list[str] | None:
-    """Map each transformed column to the input feature it came from (exact name or `feature_…`)."""
-    mapping = []
-    for name in names_out:
-        if name in features:
-            mapping.append(name)
-            continue
-        matches = [f for f in features if name.startswith(f + "_")]
-        if not matches:
-            return None
-        mapping.append(max(matches, key=len))
-    return mapping
-
-
-def _split_pipeline(native: Any, features: list[str]) -> tuple[Any, Any, list[str]] | None:
-    """Return (preprocessor or None, final estimator, input feature of each column the model sees)."""
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(native, Pipeline):
-        pre, final = native[:-1], native[-1]
-        try:
-            names_out = [str(n) for n in pre.get_feature_names_out()]
-        except (AttributeError, ValueError):
-            return None
-        mapping = _input_feature_of(names_out, features)
-        return None if mapping is None else (pre, final, mapping)
-    return None, native, list(features)
-
-
-def _explain(final: Any, xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """Return SHAP values, the model output they should add up to, and the explainer's name."""
-    import shap
-
-    if hasattr(final, "coef_"):
-        explainer = shap.LinearExplainer(final, shap.maskers.Independent(xt, max_samples=1000))
-        name = "shap.LinearExplainer"
-    else:
-        explainer = shap.TreeExplainer(final)
-        name = "shap.TreeExplainer"
-    values = np.asarray(explainer.shap_values(xt))
-    base = np.asarray(explainer.expected_value, dtype=float).ravel()
-    if values.ndim == 3:  # one slice per class: keep the positive class
-        values, base = values[..., -1], base[-1:]
-    if hasattr(final, "decision_function"):
-        output = np.asarray(final.decision_function(xt), dtype=float)
-    else:
-        output = final.predict_proba(xt)[:, -1]
-    return values, output - base[0], name
-
-
-@register(
-    CHECK_ID,
-    TITLE,
-    (Need.MODEL_ACCESS, Need.SENSITIVE),
-    ("importance", "importance_share", "sensitive_share", "additivity_error"),
+METRICS = (
+    "importance",
+    "importance_share",
+    "sensitive_share",
+    "proxy_share",
+    "group_rank_correlation",
+    "additivity_error",
+    "ranking_stability",
+    "importance_halfwidth",
 )
-def global_importance(ctx: AuditContext) -> CheckResult:
-    """Measure each input's mean |SHAP| and the share taken by sensitive attributes, per group."""
-    assert ctx.model is not None and ctx.sensitive is not None
-    features = list(ctx.model.features)
-    split = _split_pipeline(ctx.model.native(), features)
-    if split is None:
-        return CheckResult(
-            check_id=CHECK_ID,
-            title=TITLE,
-            status=Status.NOT_ASSESSED,
-            messages=["cannot map the pipeline's transformed columns back to its input features"],
+TOP = 10  # the tolerance applies to the top features' importance
+QUICK_BOOT = 200  # replicates while the sample grows; the final intervals use the policy's n_boot
+DEPENDENCE_FEATURES = 5
+DEPENDENCE_BINS = 10
+
+
+@dataclass(frozen=True)
+class Explained:
+    """SHAP values on a stratified draw, and how the draw grew."""
+
+    draw: at.Draw
+    att: Attribution
+    rounds: list[dict[str, float]]
+    tolerance_met: bool
+
+
+def strata_of(ctx: AuditContext) -> np.ndarray:
+    """Return each row's stratum: the cross of its sensitive groups and its decision."""
+    assert ctx.sensitive is not None
+    frame = ctx.sensitive.copy()
+    if ctx.decisions is not None:
+        frame["__decision__"] = np.asarray(ctx.decisions)
+    return frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy()
+
+
+def explain_sample(ctx: AuditContext, explainer: Explainer, strata: np.ndarray) -> Explained:
+    """Explain a stratified draw that doubles until the top importances meet the tolerance or budget."""
+    s = ctx.settings
+    budget = s.explain_permutation_rows if explainer.kind == "permutation" else s.explain_row_budget
+    n_strata = int(strata.max()) + 1 if len(strata) else 1
+    floor = max(1, min(s.explain_rows_per_cell, budget // n_strata))
+    sampler = at.StratifiedSampler(strata, ctx.seed)
+    total = min(s.explain_rows, budget)
+    done = np.empty(0, dtype=np.int64)
+    parts: list[Attribution] = []
+    rounds: list[dict[str, float]] = []
+    while True:
+        draw = sampler.draw(total, floor)
+        new = np.setdiff1d(draw.positions, done, assume_unique=True)
+        frame = ctx.data.iloc[new]
+        parts.append(attribute_rows(explainer, frame, s.explain_chunk_rows, ctx.workers, ctx.chunk_map))
+        done = np.concatenate([done, new])
+        # Draws are nested, so the rows explained so far are exactly this draw's rows.
+        order = np.argsort(done, kind="stable")
+        att = Attribution(
+            values=np.concatenate([p.values for p in parts])[order],
+            base=parts[0].base,
+            output=np.concatenate([p.output for p in parts])[order],
         )
-    pre, final, col_feature = split
-    if not (hasattr(final, "coef_") or _is_tree_model(final)):
-        return CheckResult(
-            check_id=CHECK_ID,
-            title=TITLE,
-            status=Status.NOT_ASSESSED,
-            messages=[f"no exact explainer for {type(final).__name__} yet (tree or linear only)"],
-        )
-    idx, weights = stratified_sample(ctx.sensitive, ctx.settings.explain_rows_per_cell, ctx.seed)
-    x = ctx.data.iloc[idx][features]
-    xt = pre.transform(x) if pre is not None else x.to_numpy()
-    xt = np.asarray(xt.toarray() if hasattr(xt, "toarray") else xt, dtype=float)
-    col_values, target, explainer_name = _explain(final, xt)
-    additivity = float(np.max(np.abs(col_values.sum(axis=1) - target)))
-    # Sum the columns an input was expanded into (e.g. one-hot) back onto that input.
-    per_feature = pd.DataFrame(col_values).T.groupby(np.array(col_feature)).sum().T
-    per_feature = per_feature.reindex(columns=features, fill_value=0.0)
-    abs_vals = per_feature.abs().to_numpy()
-    sensitive_cols = [f for f in features if f in ctx.profile.sensitive_columns()]
-    is_sensitive = np.array([f in sensitive_cols for f in features])
+        halfwidth = at.top_halfwidth(np.abs(att.values), draw, QUICK_BOOT, s.confidence, TOP, ctx.seed)
+        rounds.append({"rows": len(draw), "halfwidth": round(halfwidth, 6)})
+        met = halfwidth <= s.explain_tolerance
+        if met or len(draw) >= budget or bool(draw.census.all()):
+            return Explained(draw, att, rounds, met)
+        total = min(total * 2, budget)
 
-    def importance(mask: np.ndarray) -> np.ndarray:
-        return np.average(abs_vals[mask], axis=0, weights=weights[mask])
 
-    def sensitive_share(mask: np.ndarray) -> float:
-        imp = importance(mask)
-        return float(imp[is_sensitive].sum() / imp.sum()) if imp.sum() > 0 else 0.0
+def flagged_proxies(ctx: AuditContext) -> dict[str, list[dict[str, Any]]]:
+    """Return the inputs the proxy check flags, each with the attributes it reveals."""
+    from assay.checks.bias import proxies
 
-    everyone = np.ones(len(idx), dtype=bool)
-    overall = importance(everyone)
-    total = overall.sum()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for item in proxies(ctx).details.get("flagged", []):
+        found.setdefault(item["feature"], []).append(item)
+    return found
+
+
+def _ci_rows(
+    metric: str,
+    point: np.ndarray,
+    reps: np.ndarray,
+    features: list[str],
+    confidence: float,
+    **common: Any,
+) -> list[MetricRow]:
+    low, high = at.interval(reps, confidence)
+    return [
+        MetricRow(metric=metric, feature=f, value=point[j], ci_low=low[j], ci_high=high[j], **common)
+        for j, f in enumerate(features)
+    ]
+
+
+def _reliance_rows(
+    metric: str,
+    cols: np.ndarray,
+    features: list[str],
+    point: np.ndarray,
+    reps: np.ndarray,
+    confidence: float,
+    **common: Any,
+) -> list[MetricRow]:
+    """Return the summed share of some inputs, then each one's share, with bootstrap intervals."""
     rows = []
-    for f, value in zip(features, overall, strict=True):
-        share = value / total if total > 0 else 0.0
-        rows.append(MetricRow(check_id=CHECK_ID, metric="importance", feature=f, value=value, n=len(idx)))
+    for picked, feature in [(cols, None), *((np.array([j]), features[j]) for j in cols)]:
+        low, high = at.interval(reps[:, picked].sum(axis=1, keepdims=True), confidence)
         rows.append(
-            MetricRow(check_id=CHECK_ID, metric="importance_share", feature=f, value=share, n=len(idx))
-        )
-    rows.append(
-        MetricRow(check_id=CHECK_ID, metric="sensitive_share", value=sensitive_share(everyone), n=len(idx))
-    )
-    sample_groups = ctx.sensitive.iloc[idx]
-    for attr in sample_groups.columns:
-        for group in sorted(sample_groups[attr].unique()):
-            mask = (sample_groups[attr] == group).to_numpy()
-            rows.append(
-                MetricRow(
-                    check_id=CHECK_ID,
-                    metric="sensitive_share",
-                    attribute=attr,
-                    group=str(group),
-                    value=sensitive_share(mask),
-                    n=int(mask.sum()),
-                )
+            MetricRow(
+                metric=metric,
+                feature=feature,
+                value=float(point[picked].sum()),
+                ci_low=low[0],
+                ci_high=high[0],
+                **common,
             )
-    rows.append(MetricRow(check_id=CHECK_ID, metric="additivity_error", value=additivity, n=len(idx)))
-    ranking = [features[i] for i in np.argsort(-overall)]
-    return CheckResult(
-        check_id=CHECK_ID,
-        title=TITLE,
-        status=Status.PASSED,
-        metrics=rows,
-        messages=[
-            f"{explainer_name} on {len(idx)} rows sampled per cross of sensitive groups "
-            f"(seed {ctx.seed}); top inputs: {', '.join(ranking[:5])}",
-        ],
-        details={
-            "explainer": explainer_name,
-            "sample_rows": len(idx),
-            "output_scale": "decision function (log-odds for boosted trees and logistic models)",
-            "sensitive_inputs": sensitive_cols,
-            "ranking": ranking,
+        )
+    return rows
+
+
+def attribution_evidence(
+    ctx: AuditContext, check_id: str, features: list[str], explained: Explained
+) -> tuple[list[MetricRow], dict[str, Any], list[str]]:
+    """Return the metric rows, details and messages that summarise SHAP values on a draw."""
+    assert ctx.sensitive is not None
+    s = ctx.settings
+    draw, att = explained.draw, explained.att
+    absval = np.abs(att.values)
+    n = len(draw)
+    groups = ctx.sensitive.iloc[draw.positions]
+    masks = [np.ones(n, dtype=bool)]
+    keys: list[tuple[str, str]] = []
+    for attr in groups.columns:
+        for group in sorted(groups[attr].unique()):
+            masks.append((groups[attr] == group).to_numpy())
+            keys.append((attr, str(group)))
+    reps = at.replicate_means(absval, draw, masks, s.n_boot, ctx.seed)
+    share_reps = [at.shares(r) for r in reps]
+    point = [at.weighted_mean(absval[m], draw.weights[m]) for m in masks]
+    share_point = [at.shares(p) for p in point]
+
+    sensitive_cols = ctx.profile.sensitive_columns()
+    sens = np.array([j for j, f in enumerate(features) if f in sensitive_cols], dtype=np.int64)
+    proxies = flagged_proxies(ctx)
+    prox = np.array(
+        [j for j, f in enumerate(features) if f in proxies and f not in sensitive_cols], dtype=np.int64
+    )
+    rows: list[MetricRow] = []
+    base = {"check_id": check_id, "n": n}
+    rows += _ci_rows("importance", point[0], reps[0], features, s.confidence, **base)
+    rows += _ci_rows("importance_share", share_point[0], share_reps[0], features, s.confidence, **base)
+    for metric, cols in (("sensitive_share", sens), ("proxy_share", prox)):
+        rows += _reliance_rows(metric, cols, features, share_point[0], share_reps[0], s.confidence, **base)
+    group_tops: dict[str, dict[str, list[str]]] = {}
+    for i, (attr, group) in enumerate(keys, start=1):
+        common = {"check_id": check_id, "attribute": attr, "group": group, "n": int(masks[i].sum())}
+        rows += _ci_rows("importance_share", share_point[i], share_reps[i], features, s.confidence, **common)
+        for metric, cols in (("sensitive_share", sens), ("proxy_share", prox)):
+            rows += _reliance_rows(
+                metric, cols, features, share_point[i], share_reps[i], s.confidence, **common
+            )
+        rows.append(
+            MetricRow(
+                metric="group_rank_correlation",
+                value=at.rank_correlation(point[i], point[0]),
+                **common,
+            )
+        )
+        group_tops.setdefault(attr, {})[group] = [features[j] for j in np.argsort(-point[i])[:5]]
+    low, high = at.interval(share_reps[0], s.confidence)
+    leaders = np.argsort(-point[0])[:TOP]
+    halfwidth = float(np.max((high - low)[leaders] / 2.0)) if len(leaders) else 0.0
+    stability = at.split_halves_stability(absval, draw)
+    rows += [
+        MetricRow(metric="additivity_error", value=att.additivity_error(), **base),
+        MetricRow(metric="ranking_stability", value=stability, **base),
+        MetricRow(metric="importance_halfwidth", value=halfwidth, **base),
+    ]
+    ranking = [features[j] for j in np.argsort(-point[0])]
+    sample = ctx.data.iloc[draw.positions]
+    dependence = {
+        features[j]: at.dependence(
+            sample[features[j]].reset_index(drop=True),
+            att.values[:, j],
+            draw.weights,
+            DEPENDENCE_BINS,
+            s.disclosure_min,
+        )
+        for j in leaders[:DEPENDENCE_FEATURES]
+    }
+    proxy_list = [
+        {**item, "importance_share": float(share_point[0][features.index(f)])}
+        for f in (features[j] for j in prox)
+        for item in proxies[f]
+    ]
+    details = {
+        "ranking": ranking,
+        "group_rankings": group_tops,
+        "sensitive_inputs": [features[j] for j in sens],
+        "proxies": proxy_list,
+        "dependence": dependence,
+        "sample": {
+            "rows": n,
+            "strata": "cross of the sensitive groups × the candidate's decision",
+            "rows_per_stratum_at_least": min(s.explain_rows_per_cell, n),
+            "rounds": explained.rounds,
+            "tolerance": s.explain_tolerance,
+            "tolerance_met": explained.tolerance_met,
+            "seed": ctx.seed,
+            "weights": "stratum size / rows drawn from it, so weighted means estimate the population's",
         },
+        "intervals": f"stratified bootstrap ({s.n_boot} replicates, {s.confidence:.0%} percentile)",
+    }
+    messages = [f"top inputs: {', '.join(ranking[:5])}"]
+    if len(sens):
+        messages.append(f"sensitive inputs take {share_point[0][sens].sum():.1%} of the attribution")
+    if len(prox):
+        listed = ", ".join(
+            f"{p['feature']} → {p['attribute']} (AUC {p['proxy_auc']:.2f}): {p['importance_share']:.1%}"
+            for p in proxy_list
+        )
+        messages.append(
+            f"proxies of sensitive attributes take {share_point[0][prox].sum():.1%} of the attribution: "
+            + listed
+        )
+    if not explained.tolerance_met:
+        messages.append(
+            f"the row budget ran out before every top-{TOP} share was known to ± {s.explain_tolerance} "
+            f"(largest half-width {halfwidth:.3f})"
+        )
+    return rows, details, messages
+
+
+def explain_model(
+    ctx: AuditContext, model: ModelAccess, check_id: str, title: str
+) -> tuple[CheckResult, Explainer | None]:
+    """Explain a model's scores on the audit's data; the shared body of the explanation checks."""
+    s = ctx.settings
+    chosen = choose_explainer(model, ctx.data, ctx.seed, s.explain_background_rows, s.explain_max_evals)
+    if isinstance(chosen, str):
+        return CheckResult(
+            check_id=check_id, title=title, status=Status.NOT_ASSESSED, messages=[chosen]
+        ), None
+    explained = explain_sample(ctx, chosen, strata_of(ctx))
+    rows, details, messages = attribution_evidence(ctx, check_id, list(model.features), explained)
+    details = {
+        "explainer": {"name": chosen.name, "kind": chosen.kind, "note": chosen.note},
+        "output_scale": chosen.scale,
+        "base_value": explained.att.base,
+        **details,
+    }
+    head = (
+        f"{chosen.name} on {len(explained.draw)} rows drawn per sensitive group × decision (seed {ctx.seed})"
+    )
+    return (
+        CheckResult(
+            check_id=check_id,
+            title=title,
+            status=Status.PASSED,
+            metrics=rows,
+            messages=[head, *messages],
+            details=details,
+        ),
+        chosen,
     )
 
 
-def _is_tree_model(est: Any) -> bool:
-    """Say whether shap's TreeExplainer supports this estimator."""
-    name = type(est).__module__ + "." + type(est).__name__
-    return any(key in name for key in ("sklearn.ensemble", "sklearn.tree", "lightgbm", "xgboost", "catboost"))
+@register(CHECK_ID, TITLE, (Need.MODEL_ACCESS, Need.SENSITIVE), METRICS)
+def global_importance(ctx: AuditContext) -> CheckResult:
+    """Measure each input's share of the attribution, overall and per group, and how far it can be trusted."""
+    assert ctx.model is not None
+    return explain_model(ctx, ctx.model, CHECK_ID, TITLE)[0]

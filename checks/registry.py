@@ -51,6 +51,8 @@ def _load_builtin() -> None:
         fairness,
         mitigation,
         performance,
+        reasons,
+        surrogate,
     )
 
 

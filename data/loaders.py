@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assay.checks.context import ServiceProfile
+from assay.checks.context import FeatureInfo, ServiceProfile
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import PolicyPack
 
@@ -83,20 +83,24 @@ def load_profile(ref: str) -> tuple[ServiceProfile, Path]:
     return load_model(path, ServiceProfile), path
 
 
-def load_contract(
-    profile: ServiceProfile, profile_path: Path
-) -> tuple[list[dict[str, Any]], Path] | tuple[None, None]:
-    """Load the expectation list of the contract the profile names (relative to the profile).
+class DatasetContract(BaseModel):
+    """A dataset's contract: GX expectations, and how explanations name its columns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expectations: list[dict[str, Any]]
+    features: dict[str, FeatureInfo] = Field(default_factory=dict)
+
+
+def load_contract(profile: ServiceProfile, profile_path: Path) -> tuple[DatasetContract | None, Path | None]:
+    """Load the contract the profile names (relative to the profile).
 
     A service without a contract gives (None, None): the contract check is then not assessed.
     """
     if profile.contract is None:
         return None, None
     path = (profile_path.parent / profile.contract).resolve()
-    items = load_yaml(path).get("expectations")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise AssayInputError(f"{path}: field 'expectations': expected a list of mappings")
-    return items, path
+    return load_model(path, DatasetContract), path
 
 
 def load_policy(ref: str) -> tuple[PolicyPack, Path]:

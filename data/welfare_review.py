@@ -3,7 +3,8 @@
 A city welfare office picks benefit recipients for an eligibility review; a model scores each
 recipient's risk of an irregularity. What is planted (see data/README.md):
 (a) foreign residents are under-represented against the service profile's population shares;
-(b) historical labels (the training split) over-record irregularities for foreign residents;
+(b) historical labels (the training split) over-record irregularities for foreign residents, and
+    for men while missing some for women;
 (c) application language and province are proxies of nationality.
 The true irregularity process depends on neither sex nor nationality (nor age or disability).
 """
@@ -13,11 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 NATIONALITY_SHARES = {"korean": 0.93, "naturalized": 0.03, "foreign_resident": 0.04}
 # Probability that a historical review recorded an irregularity that was not there, by nationality.
 HISTORICAL_OVER_RECORDING = {"korean": 0.0, "naturalized": 0.0, "foreign_resident": 0.25}
+# By sex: men's reviews recorded irregularities that were not there, women's missed some that were.
+# The two roughly cancel in the overall rate, so a model that ignores sex stays calibrated.
+HISTORICAL_OVER_RECORDING_BY_SEX = {"female": 0.0, "male": 0.06}
+HISTORICAL_MISSED_BY_SEX = {"female": 0.25, "male": 0.0}
 
 PROVINCES = [
     "seoul", "busan", "daegu", "incheon", "gwangju", "daejeon", "ulsan", "sejong", "gyeonggi",
@@ -109,6 +114,9 @@ def generate(n: int, seed: int, split: str) -> pd.DataFrame:
     if split == "train":
         over = df["nationality"].map(HISTORICAL_OVER_RECORDING).to_numpy(dtype=float)
         truth = truth | (rng.random(n) < over)
+        over_sex = df["sex"].map(HISTORICAL_OVER_RECORDING_BY_SEX).to_numpy(dtype=float)
+        missed = df["sex"].map(HISTORICAL_MISSED_BY_SEX).to_numpy(dtype=float)
+        truth = (truth | (rng.random(n) < over_sex)) & ~(rng.random(n) < missed)
     df["irregularity_found"] = truth.astype(int)
     for col in ("sex", "nationality", "disability", "province", "application_channel"):
         df[col] = df[col].astype(str)

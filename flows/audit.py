@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import time
 from importlib import metadata
@@ -20,6 +21,7 @@ from assay.checks.contract import CHECK_ID as CONTRACT_CHECK
 from assay.checks.contract import describe_failure
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import PolicyPack, VerdictStatus, evaluate, recommend
+from assay.checks.reasons import pseudonym
 from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status
 from assay.dashboards.report import render_report
@@ -60,6 +62,8 @@ class AuditSpec(BaseModel):
     policy: str
     ledger: Path
     seed: int = 0
+    # Ids whose individual reasons the user asks for; the record names them by pseudonym only.
+    explain_ids: list[str] = []
 
 
 class AuditSummary(BaseModel):
@@ -87,7 +91,7 @@ class Inputs(BaseModel):
     profile_path: Path
     policy: PolicyPack
     policy_path: Path
-    contract: list[dict[str, Any]] | None
+    contract: loaders.DatasetContract | None
     contract_path: Path | None
     candidate: Candidate
     data: pd.DataFrame
@@ -114,6 +118,12 @@ def load_inputs(spec: AuditSpec) -> Inputs:
         data, candidate.manifest.input_features, spec.data, "an input feature of the candidate"
     )
     labels = loaders.binary_labels(data, profile, spec.data).to_numpy()
+    known = set(data[profile.id_column].astype(str))
+    unknown = [i for i in spec.explain_ids if i not in known]
+    if unknown:
+        raise AssayInputError(
+            f"--explain-id {unknown[0]}: no row of {spec.data} has {profile.id_column} {unknown[0]!r}"
+        )
     return Inputs(
         profile=profile,
         profile_path=profile_path,
@@ -130,7 +140,8 @@ def load_inputs(spec: AuditSpec) -> Inputs:
 @task(cache_policy=NO_CACHE)
 def validate_contract(inputs: Inputs, spec: AuditSpec) -> CheckResult:
     """Validate the evaluation data against its contract; a failure stops the audit."""
-    ctx = AuditContext(profile=inputs.profile, data=inputs.data, contract=inputs.contract)
+    expectations = inputs.contract.expectations if inputs.contract else None
+    ctx = AuditContext(profile=inputs.profile, data=inputs.data, contract=expectations)
     result = run_check(get_check(CONTRACT_CHECK), ctx)
     if result.status == Status.ERROR:
         raise AssayInputError(f"{inputs.contract_path}: {'; '.join(result.messages)}")
@@ -206,6 +217,10 @@ def seal_record(
         f"assay audit --service {spec.service} --candidate {spec.candidate} "
         f"--data {spec.data} --policy {spec.policy} --seed {spec.seed}"
     )
+    if spec.explain_ids:
+        # The record must not hold the ids themselves: the agency's key maps them to these.
+        key = Ledger(spec.ledger).pseudonym_key()
+        command += "".join(f" --explain-id <id of {pseudonym(key, i)}>" for i in spec.explain_ids)
 
     def build(info: EntryInfo) -> dict[str, bytes]:
         record = AuditRecord(
@@ -277,8 +292,13 @@ def audit_candidate(spec: AuditSpec) -> AuditSummary:
         decisions=outputs.decisions,
         sensitive=inputs.profile.sensitive_frame(inputs.data),
         model=inputs.candidate.access,
-        contract=inputs.contract,
+        contract=inputs.contract.expectations if inputs.contract else None,
         threshold=inputs.candidate.manifest.output.threshold,
+        features=list(inputs.candidate.manifest.input_features),
+        feature_info=dict(inputs.contract.features) if inputs.contract else {},
+        explain_ids=tuple(spec.explain_ids),
+        pseudonym_key=Ledger(spec.ledger).pseudonym_key(),
+        workers=os.cpu_count() or 1,
     )
     # Every registered check runs, so the record says what was measured and what could not be;
     # the policy only decides which of them carry a verdict.

@@ -132,11 +132,27 @@ def audit(
     output: Annotated[
         Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")
     ] = None,
+    explain_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--explain-id",
+            help="Also give the individual reasons for the row with this id (repeatable). "
+            "The record names it by a keyed pseudonym; the key stays in LEDGER/private/.",
+        ),
+    ] = None,
 ) -> None:
     """Audit one candidate on an evaluation set under a policy and seal the record in the ledger."""
     from assay.flows.audit import AuditSpec, audit_candidate
 
-    spec = AuditSpec(service=service, candidate=candidate, data=data, policy=policy, ledger=ledger, seed=seed)
+    spec = AuditSpec(
+        service=service,
+        candidate=candidate,
+        data=data,
+        policy=policy,
+        ledger=ledger,
+        seed=seed,
+        explain_ids=explain_id or [],
+    )
     with err.status(f"Auditing {candidate}…"):
         summary = audit_candidate(spec)
     err.print(_summary_table([summary], f"{summary.service} under {policy}"))

@@ -18,6 +18,8 @@ from filelock import FileLock
 
 MANIFEST = "manifest.json"
 HEAD = "HEAD"
+PRIVATE = "private"  # secrets the agency keeps; never part of an entry, never published
+PSEUDONYM_KEY = "pseudonym.key"
 ENTRY_DIR = re.compile(r"^\d{6}$")
 
 
@@ -83,6 +85,23 @@ class Ledger:
     def _lock(self) -> FileLock:
         self.root.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.root / ".lock"), timeout=120)
+
+    def pseudonym_key(self) -> bytes:
+        """Return the ledger's secret key for pseudonyms of explained rows, creating it once."""
+        path = self.root / PRIVATE / PSEUDONYM_KEY
+        if not path.exists():
+            with self._lock():
+                if not path.exists():
+                    path.parent.mkdir(mode=0o700, exist_ok=True)
+                    tmp = path.with_suffix(".tmp")
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(os.urandom(32))
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    os.replace(tmp, path)
+                    _fsync_dir(path.parent)
+        return path.read_bytes()
 
     def _entry_dirs(self) -> list[Path]:
         if not self.entries_dir.is_dir():

@@ -34,6 +34,15 @@ def test_historical_labels_over_record_foreign_residents(train, holdout) -> None
     assert abs(reviewed["foreign_resident"] - reviewed["korean"]) < 0.03  # reviewed labels: truth
 
 
+def test_historical_labels_over_record_men_and_miss_women(train, holdout) -> None:
+    hist = train.groupby("sex")["irregularity_found"].mean()
+    reviewed = holdout.groupby("sex")["irregularity_found"].mean()
+    assert hist["male"] - hist["female"] > 0.08
+    assert abs(reviewed["male"] - reviewed["female"]) < 0.02
+    # The two distortions cancel overall, so a model that ignores sex stays calibrated.
+    assert abs(train["irregularity_found"].mean() - holdout["irregularity_found"].mean()) < 0.01
+
+
 def test_language_and_province_are_proxies_of_nationality(holdout) -> None:
     nat = holdout["nationality"]
     language_nmi = normalized_mutual_info_score(nat, holdout["application_language"])
