@@ -247,16 +247,10 @@ def attribution_evidence(
     return rows, details, messages
 
 
-def explain_model(
-    ctx: AuditContext, model: ModelAccess, check_id: str, title: str
-) -> tuple[CheckResult, Explainer | None]:
+def explain_model(ctx: AuditContext, model: ModelAccess, check_id: str, title: str) -> CheckResult:
     """Explain a model's scores on the audit's data; the shared body of the explanation checks."""
     s = ctx.settings
     chosen = choose_explainer(model, ctx.data, ctx.seed, s.explain_background_rows, s.explain_max_evals)
-    if isinstance(chosen, str):
-        return CheckResult(
-            check_id=check_id, title=title, status=Status.NOT_ASSESSED, messages=[chosen]
-        ), None
     explained = explain_sample(ctx, chosen, strata_of(ctx))
     rows, details, messages = attribution_evidence(ctx, check_id, list(model.features), explained)
     details = {
@@ -268,16 +262,13 @@ def explain_model(
     head = (
         f"{chosen.name} on {len(explained.draw)} rows drawn per sensitive group × decision (seed {ctx.seed})"
     )
-    return (
-        CheckResult(
-            check_id=check_id,
-            title=title,
-            status=Status.PASSED,
-            metrics=rows,
-            messages=[head, *messages],
-            details=details,
-        ),
-        chosen,
+    return CheckResult(
+        check_id=check_id,
+        title=title,
+        status=Status.PASSED,
+        metrics=rows,
+        messages=[head, *messages],
+        details=details,
     )
 
 
@@ -285,4 +276,4 @@ def explain_model(
 def global_importance(ctx: AuditContext) -> CheckResult:
     """Measure each input's share of the attribution, overall and per group, and how far it can be trusted."""
     assert ctx.model is not None
-    return explain_model(ctx, ctx.model, CHECK_ID, TITLE)[0]
+    return explain_model(ctx, ctx.model, CHECK_ID, TITLE)

@@ -8,6 +8,7 @@ other processes or on other machines.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ PROBABILITY = "probability"
 OUTPUT_TOLERANCE = 1e-6
 # Native contributions are used only where they agree with shap's TreeExplainer this closely.
 NATIVE_TOLERANCE = 1e-6
-PROBE_ROWS = 64
+PROBE_ROWS = 256
 ChunkMap = Callable[[Callable[[pd.DataFrame], "Attribution"], Sequence[pd.DataFrame]], list["Attribution"]]
 
 
@@ -120,6 +121,7 @@ class Explainer:
     sign: float = 1.0
     class_column: int = -1
     max_evals: int = 0
+    seed: int = 0
     _cache: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -194,10 +196,20 @@ class Explainer:
         codes = self.background.encode(x[self.features])
         if self._cache is None:
             masker = shap.maskers.Independent(self.background.codes, max_samples=len(self.background.codes))
-            self._cache = shap.PermutationExplainer(self._logit, masker, seed=0)
-        explanation = self._cache(codes, max_evals=self.max_evals, silent=True)
-        values = np.asarray(explanation.values, dtype=float)
-        base = float(np.asarray(explanation.base_values, dtype=float).ravel()[0])
+            self._cache = shap.PermutationExplainer(self._logit, masker)
+        # shap draws its permutations from numpy's global generator. Seeding it per row from the
+        # audit seed and the row's label makes a row's values independent of how rows are chunked
+        # or which process runs them; the caller's generator state is put back afterwards.
+        saved = np.random.get_state()
+        values, base = np.zeros(codes.shape), 0.0
+        try:
+            for i, label in enumerate(x.index):
+                np.random.seed([self.seed, _row_key(label)])
+                one = self._cache(codes[i : i + 1], max_evals=self.max_evals, silent=True)
+                values[i] = np.asarray(one.values, dtype=float)[0]
+                base = float(np.asarray(one.base_values, dtype=float).ravel()[0])
+        finally:
+            np.random.set_state(saved)
         return Attribution(values, base, self._logit(codes))
 
     def _logit(self, codes: np.ndarray) -> np.ndarray:
@@ -254,6 +266,13 @@ class Background:
         return pd.DataFrame(out)
 
 
+def _row_key(label: Any) -> int:
+    """Return a stable non-negative integer for a row label (its value, or a hash of its text)."""
+    if isinstance(label, int | np.integer) and label >= 0:
+        return int(label)
+    return int.from_bytes(hashlib.sha256(str(label).encode()).digest()[:8], "little")
+
+
 def _positive_column(model: ModelAccess, final: Any) -> int:
     """Return the index of the positive class among the estimator's classes (last by default)."""
     column = getattr(model, "positive_column", None)
@@ -276,6 +295,18 @@ def _orient(explainer: Explainer, model: ModelAccess, probe: pd.DataFrame) -> st
     return f"{explainer.name}'s output differs from the audited scores by up to {worst:.3g}"
 
 
+def _exact_works(explainer: Explainer, model: ModelAccess, probe: pd.DataFrame) -> bool:
+    """Say whether an exact explainer runs on this model and reproduces its audited scores.
+
+    shap refuses some estimators it cannot read (e.g. AdaBoost, stacking, pandas categories);
+    those fall back to the permutation explainer instead of losing the explanation.
+    """
+    try:
+        return _orient(explainer, model, probe) is None
+    except Exception:
+        return False
+
+
 def _native_agrees(explainer: Explainer, probe: pd.DataFrame) -> bool:
     """Say whether the library's native contributions match shap's TreeExplainer on a probe."""
     try:
@@ -288,13 +319,14 @@ def _native_agrees(explainer: Explainer, probe: pd.DataFrame) -> bool:
 
 def choose_explainer(
     model: ModelAccess, data: pd.DataFrame, seed: int, background_rows: int, max_evals: int
-) -> Explainer | str:
+) -> Explainer:
     """Pick the exact explainer the candidate allows (tree, linear, native), else permutation.
 
-    Returns the reason instead when no explainer reproduces the audited scores.
+    An exact explainer is kept only if it reproduces the audited scores on a seeded probe.
     """
     features = list(model.features)
-    probe = data.iloc[: min(PROBE_ROWS, len(data))]
+    rng = np.random.default_rng(seed)
+    probe = data.iloc[np.sort(rng.choice(len(data), size=min(PROBE_ROWS, len(data)), replace=False))]
     native = model.native()
     split = _split_pipeline(native, features) if native is not None else None
     if isinstance(split, tuple):
@@ -334,10 +366,8 @@ def choose_explainer(
                 background=chosen_background(pre, data.iloc[np.sort(take)][features]),
                 **common,
             )
-        if chosen is not None:
-            why = _orient(chosen, model, probe)
-            if why is None:
-                return chosen
+        if chosen is not None and _exact_works(chosen, model, probe):
+            return chosen
     bg = Background.sample(data, features, background_rows, seed)
     evals = max(max_evals, 2 * len(features) + 1)
     chosen = Explainer(
@@ -352,9 +382,10 @@ def choose_explainer(
         model=model,
         background=bg,
         max_evals=evals,
+        seed=seed,
     )
-    why = _orient(chosen, model, probe)
-    return chosen if why is None else why
+    # Its output is the logit of the audited scores by construction: nothing to orient.
+    return chosen
 
 
 def chosen_background(pre: Any, x: pd.DataFrame) -> np.ndarray:

@@ -105,8 +105,6 @@ def individual_reasons(ctx: AuditContext) -> CheckResult:
     s = ctx.settings
     key = ctx.pseudonym_key if ctx.pseudonym_key is not None else os.urandom(32)
     chosen = choose_explainer(ctx.model, ctx.data, ctx.seed, s.explain_background_rows, s.explain_max_evals)
-    if isinstance(chosen, str):
-        return CheckResult(check_id=CHECK_ID, title=TITLE, status=Status.NOT_ASSESSED, messages=[chosen])
     positions, requested, missing = pick_examples(ctx)
     frame: pd.DataFrame = ctx.data.iloc[positions]
     att = attribute_rows(chosen, frame, s.explain_chunk_rows)

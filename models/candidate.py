@@ -45,6 +45,11 @@ class SkopsModel:
             )
         self._column = classes.index(str(positive_class))
 
+    @property
+    def positive_column(self) -> int:
+        """Return the index of the positive class among the estimator's classes."""
+        return self._column
+
     def predict_scores(self, data: pd.DataFrame) -> np.ndarray:
         """Return the probability of the positive class for each row."""
         return np.asarray(self._estimator.predict_proba(data[self.features])[:, self._column])

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
+
+from assay.data import loaders
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +25,7 @@ def good(scenario: Path, holdout: pd.DataFrame, tmp_path_factory) -> dict[str, P
     return {"base": base, "data": data, "candidate": base / "vendor-c" / "candidate.yaml"}
 
 
-def _case(good: dict[str, Path], name: str) -> dict[str, str]:
+def _case(good: dict[str, Path], name: str) -> dict[str, Any]:
     """Return the audit arguments for one bad-input case, writing its files."""
     base = good["base"] / name
     base.mkdir()
@@ -30,7 +33,9 @@ def _case(good: dict[str, Path], name: str) -> dict[str, str]:
         "data": str(good["data"]),
         "candidate": str(good["candidate"]),
         "policy": "kr-public-service",
+        "service": "welfare-review",
     }
+    extra: list[str] = []
     frame = pd.read_csv(good["data"])
     if name == "missing_column":
         frame.drop(columns=["nationality"]).to_csv(base / "eval.csv", index=False)
@@ -58,7 +63,18 @@ def _case(good: dict[str, Path], name: str) -> dict[str, str]:
         args["candidate"] = str(base / "candidate.yaml")
     elif name == "missing_data_file":
         args["data"] = str(base / "nope.parquet")
-    return args
+    elif name == "unknown_explain_id":
+        extra = ["--explain-id", str(frame["case_id"].iloc[0]), "--explain-id", "WR-NOBODY"]
+    elif name == "bad_feature_names":
+        shipped = Path(loaders.SERVICES_DIR)
+        contract = yaml.safe_load((shipped.parent / "contracts" / "welfare-review.yaml").read_text())
+        contract["features"]["income_decile"] = {"label": "소득 분위"}  # needs ko and en
+        (base / "contract.yaml").write_text(yaml.safe_dump(contract, allow_unicode=True))
+        service = yaml.safe_load((shipped / "welfare-review.yaml").read_text())
+        service["contract"] = "contract.yaml"
+        (base / "service.yaml").write_text(yaml.safe_dump(service, allow_unicode=True))
+        args["service"] = str(base / "service.yaml")
+    return {**args, "extra": extra}
 
 
 CASES = {
@@ -69,6 +85,8 @@ CASES = {
     "unknown_policy": "unknown policy 'kr-nonexistent'",
     "unreadable_candidate": "candidate.yaml: not valid YAML",
     "missing_data_file": "nope.parquet: no such file",
+    "unknown_explain_id": "--explain-id WR-NOBODY: no row of",
+    "bad_feature_names": "contract.yaml: field 'features.income_decile.label'",
 }
 
 
@@ -77,8 +95,8 @@ def test_bad_input_is_one_line_exit_2_and_no_entry(run_assay, good, tmp_path, na
     args = _case(good, name)
     ledger = tmp_path / "ledger"
     proc = run_assay(
-        "audit", "--service", "welfare-review", "--candidate", args["candidate"],
-        "--data", args["data"], "--policy", args["policy"], "--ledger", str(ledger),
+        "audit", "--service", args["service"], "--candidate", args["candidate"],
+        "--data", args["data"], "--policy", args["policy"], "--ledger", str(ledger), *args["extra"],
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -49,7 +49,8 @@ def test_failing_clauses_name_the_reasons(run_assay, demo_ledger) -> None:
     # vendor-a reads nationality: its decisions flip with it and it drives the scores.
     assert {"sensitive_share", "selection_rate_ratio", "four_fifths_ratio", "flip_rate"} <= a
     # vendor-b does not, but its inputs are proxies of nationality and the gap remains.
-    assert {"selection_rate_ratio", "proxy_auc"} <= b
+    # Its reliance on those proxies is measured by the explanation and tied to them.
+    assert {"selection_rate_ratio", "proxy_auc", "proxy_share"} <= b
     assert not {"sensitive_share", "flip_rate"} & b
 
 
@@ -98,4 +99,35 @@ def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tm
     assert summary["audit_id"] == "welfare-review.vendor-a.v1"
     assert summary["recommendation"] == "not_eligible"
     assert "KR-ETHICS-03" in summary["failing_clauses"]
+    assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
+
+
+def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
+    run_assay, scenario, holdout, tmp_path
+) -> None:
+    ledger = tmp_path / "ledger"
+    wanted = str(holdout["case_id"].iloc[4321])
+    proc = run_assay(
+        "audit", "--service", "welfare-review",
+        "--candidate", str(scenario / "candidates" / "vendor-c" / "candidate.yaml"),
+        "--data", str(scenario / "holdout.parquet"), "--ledger", str(ledger), "--seed", "7",
+        "--explain-id", wanted,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    entry = Path(json.loads(proc.stdout)["entry"])
+    record = json.loads((entry / "record.json").read_text())
+    results = {r["check_id"]: r for r in record["results"]}
+    examples = results["explain.individual_reasons"]["details"]["examples"]
+    asked = [e for e in examples if e["requested"]]
+    assert len(asked) == 1 and asked[0]["pseudonym"].startswith("p-")
+    # Sentences come from the contract's feature names, in both languages.
+    sentences = [r["sentence"] for e in examples for r in e["reasons"]]
+    assert any("→ 위험 점수" in s["ko"] for s in sentences)
+    assert any("→ risk score" in s["en"] for s in sentences)
+    report = (entry / "report.html").read_text()
+    assert asked[0]["pseudonym"] in report and asked[0]["reasons"][0]["sentence"]["ko"] in report
+    # The id itself is nowhere in the sealed entry; the key that maps it stays out of every entry.
+    for path in entry.iterdir():
+        assert wanted not in path.read_text(errors="replace"), path.name
+    assert (ledger / "private" / "pseudonym.key").stat().st_mode & 0o077 == 0
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0

@@ -42,6 +42,7 @@ def black_box(tmp_path_factory) -> dict[str, Path]:
                 "version": "1",
                 "format": "predictions",
                 "location": "preds.csv",
+                "input_features": ["region"],
                 "output": {"positive_class": 1, "score": "probability of granting", "threshold": 0.5},
                 "predictions": {"id_column": "person", "score_column": "score"},
                 "intended_use": "benefit decisions",
@@ -94,6 +95,17 @@ def test_predictions_only_audit_gives_group_error_rates_as_long_rows(run_assay, 
     record = json.loads(shown.stdout)
     results = {r["check_id"]: r for r in record["results"]}
     assert results["explain.global_importance"]["status"] == "not_assessed"
+    # The declared input is explained through a surrogate, labelled as such, with its fidelity.
+    surrogate = results["explain.surrogate"]
+    assert surrogate["status"] == "passed" and "SURROGATE" in surrogate["messages"][0]
+    fidelity = surrogate["details"]["surrogate"]
+    # Region alone cannot tell who deserved the grant: the surrogate says how little it mimics.
+    assert 0.5 < fidelity["agreement"] < 0.9 and fidelity["r2"] < 0.5
+    (share,) = [
+        m for m in surrogate["metrics"]
+        if m["metric"] == "sensitive_share" and m["attribute"] is None and m["feature"] is None
+    ]  # fmt: skip
+    assert share["value"] == pytest.approx(1.0)  # its only declared input is a protected one
     rows = results["fairness.group_metrics"]["metrics"]
     assert {"check_id", "metric", "attribute", "group", "value", "ci_low", "ci_high", "n"} <= set(rows[0])
 
