@@ -144,7 +144,7 @@ class CheckSettings(BaseModel):
     # ± `explain_tolerance` or `explain_row_budget` rows are explained.
     explain_rows: int = Field(2_000, ge=100)
     explain_row_budget: int = Field(40_000, ge=100)
-    explain_tolerance: float = Field(0.01, gt=0.0, lt=0.5)
+    explain_tolerance: float = Field(0.003, gt=0.0, lt=0.5)
     explain_chunk_rows: int = Field(2_000, ge=50)
     # The permutation explainer costs hundreds of model calls per row: its own, smaller budget.
     explain_permutation_rows: int = Field(200, ge=10)

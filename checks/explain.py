@@ -3,6 +3,7 @@ sensitive inputs and their proxies, fidelity and stability, on a stratified samp
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,6 +188,12 @@ def attribution_evidence(
     leaders = np.argsort(-point[0])[:TOP]
     halfwidth = float(np.max((high - low)[leaders] / 2.0)) if len(leaders) else 0.0
     stability = at.split_halves_stability(absval, draw)
+    # Adjacent top inputs whose difference in share the sample cannot tell from zero.
+    unresolved = []
+    for a, b in itertools.pairwise(leaders):
+        d_low, d_high = at.interval(share_reps[0][:, [a]] - share_reps[0][:, [b]], s.confidence)
+        if d_low[0] <= 0.0 <= d_high[0]:
+            unresolved.append([features[a], features[b]])
     rows += [
         MetricRow(metric="additivity_error", value=att.additivity_error(), **base),
         MetricRow(metric="ranking_stability", value=stability, **base),
@@ -211,6 +218,7 @@ def attribution_evidence(
     ]
     details = {
         "ranking": ranking,
+        "unresolved_pairs": unresolved,
         "group_rankings": group_tops,
         "sensitive_inputs": [features[j] for j in sens],
         "proxies": proxy_list,
@@ -238,6 +246,11 @@ def attribution_evidence(
         messages.append(
             f"proxies of sensitive attributes take {share_point[0][prox].sum():.1%} of the attribution: "
             + listed
+        )
+    if unresolved:
+        messages.append(
+            "the sample cannot order these neighbours in the ranking (their difference's interval "
+            "holds zero): " + "; ".join(f"{a} / {b}" for a, b in unresolved)
         )
     if not explained.tolerance_met:
         messages.append(
