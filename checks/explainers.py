@@ -367,7 +367,7 @@ def choose_explainer(
                 name="shap.LinearExplainer",
                 scale=LOG_ODDS,
                 note=f"exact for a linear model; feature means from {len(take)} seeded rows",
-                background=chosen_background(pre, data.iloc[np.sort(take)][features]),
+                background=_background_rows(pre, data.iloc[np.sort(take)][features]),
                 **common,
             )
         if chosen is not None and _exact_works(chosen, model, probe):
@@ -392,7 +392,7 @@ def choose_explainer(
     return chosen
 
 
-def chosen_background(pre: Any, x: pd.DataFrame) -> np.ndarray:
+def _background_rows(pre: Any, x: pd.DataFrame) -> np.ndarray:
     """Return background rows in the space the final estimator sees."""
     xt = pre.transform(x) if pre is not None else x
     xt = xt.toarray() if hasattr(xt, "toarray") else xt
