@@ -250,6 +250,15 @@ def show(
     Console().print(f"Report: {entry.path / 'report.html'}")
 
 
+def _register_subcommands() -> None:
+    from assay.flows.policy_cli import policy_app
+
+    app.add_typer(policy_app, name="policy")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Run the CLI, turning user mistakes into one-line errors with their exit codes."""
     try:

@@ -1,0 +1,116 @@
+"""`assay policy`: the shipped policy packs, what each clause relies on, and the packs' JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+policy_app = typer.Typer(
+    no_args_is_help=True,
+    help="Inspect policy packs: list the shipped ones, show a pack's clauses, export the schema.",
+)
+err = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+
+
+def _pack_summary(path: Path) -> dict[str, Any]:
+    from assay.checks.policy import PolicyPack
+    from assay.data.loaders import load_model
+
+    pack = load_model(path, PolicyPack)
+    return {
+        "id": pack.id,
+        "version": pack.version,
+        "title": pack.title.model_dump(),
+        "jurisdiction": pack.jurisdiction,
+        "gates": sum(c.severity == "gate" for c in pack.clauses),
+        "advisory": sum(c.severity == "advisory" for c in pack.clauses),
+        "file": path.name,
+    }
+
+
+@policy_app.command("list")
+def list_packs(as_json: JsonOpt = False) -> None:
+    """List the shipped policy packs."""
+    from assay.data.loaders import POLICIES_DIR
+
+    packs = [_pack_summary(p) for p in sorted(POLICIES_DIR.glob("*.yaml"))]
+    if as_json:
+        sys.stdout.write(json.dumps(packs, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="Shipped policy packs")
+    for col in ("id", "version", "jurisdiction", "title", "gates", "advisory"):
+        table.add_column(col, overflow="fold")
+    for p in packs:
+        title = f"{p['title']['ko']}\n{p['title']['en']}"
+        row = (p["id"], p["version"], p["jurisdiction"], title, str(p["gates"]), str(p["advisory"]))
+        table.add_row(*map(escape, row))
+    err.print(table)
+
+
+@policy_app.command("show")
+def show_pack(
+    policy: Annotated[str, typer.Argument(help="Shipped pack id or a YAML path.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a pack's clauses and the evidence each relies on (check, metric, allowed range)."""
+    from assay.data.loaders import load_policy
+
+    pack, _ = load_policy(policy)
+    clauses = [
+        {
+            "id": c.id,
+            "title": c.title.model_dump(),
+            "source": c.source,
+            "verified": c.verified,
+            "severity": c.severity,
+            "evidence": [
+                {"check": e.check, "metric": e.metric, "groups": e.groups, "range": e.bounds()}
+                for e in c.evidence
+            ],
+        }
+        for c in pack.clauses
+    ]
+    if as_json:
+        payload = {"id": pack.id, "version": pack.version, "clauses": clauses}
+        payload["parameters"] = pack.parameters.model_dump()
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=escape(f"{pack.id} {pack.version}: {pack.title.en}"))
+    for col in ("clause", "severity", "title", "evidence"):
+        table.add_column(col, overflow="fold")
+    for c in clauses:
+        evidence = "\n".join(
+            f"{e['check']} {e['metric']} {e['range']}"
+            + ("" if e["groups"] == "attributes" else f" ({e['groups']})")
+            for e in c["evidence"]
+        )
+        source = c["source"] + ("" if c["verified"] else " (id not verified)")
+        table.add_row(
+            escape(f"{c['id']}\n{source}"),
+            c["severity"],
+            escape(f"{c['title']['ko']}\n{c['title']['en']}"),
+            escape(evidence),
+        )
+    err.print(table)
+
+
+@policy_app.command("schema")
+def schema(
+    output: Annotated[Path | None, typer.Option(help="Write the schema here instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema that every policy pack must satisfy."""
+    from assay.checks.policy import PolicyPack
+
+    text = json.dumps(PolicyPack.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
