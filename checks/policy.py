@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from assay.checks.context import CheckSettings, Text
 from assay.checks.registry import all_checks
@@ -60,6 +61,75 @@ class Clause(BaseModel):
     evidence: list[Evidence] = Field(min_length=1)
 
 
+class Override(BaseModel):
+    """A change an extending pack makes to a clause of its base: a threshold or the severity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clause: str
+    check: str | None = None
+    metric: str | None = None
+    groups: Literal["attributes", "intersections", "all"] | None = None
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["gate", "advisory"] | None = None
+
+    @model_validator(mode="after")
+    def _says_what_changes(self) -> Override:
+        if (self.check is None) != (self.metric is None):
+            raise ValueError("'check' and 'metric' go together")
+        if self.check is None and (self.min is not None or self.max is not None):
+            raise ValueError("a new 'min' or 'max' needs the 'check' and 'metric' it applies to")
+        if self.check is not None and self.min is None and self.max is None:
+            raise ValueError("give the new 'min' and/or 'max' for this evidence")
+        if self.check is None and self.severity is None:
+            raise ValueError("an override changes a threshold or the 'severity'")
+        return self
+
+
+def extend_pack(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Return the pack `child` describes on top of `base` (both as loaded YAML mappings).
+
+    The child keeps the base's clauses, may override their thresholds or severity, adds its own
+    clauses, and updates the base's parameters; its id, version and titles are its own.
+    """
+    merged = {k: v for k, v in base.items() if k not in ("clauses", "parameters", "lineage")}
+    merged.update(
+        {k: v for k, v in child.items() if k not in ("extends", "overrides", "clauses", "parameters")}
+    )
+    merged["parameters"] = {**base.get("parameters", {}), **child.get("parameters", {})}
+    clauses = [copy.deepcopy(c) for c in base.get("clauses", [])]
+    by_id = {c.get("id"): c for c in clauses}
+    for i, raw in enumerate(child.get("overrides") or []):
+        try:
+            ov = Override.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"overrides.{i}{'.' + where if where else ''}: {first['msg']}") from None
+        clause = by_id.get(ov.clause)
+        if clause is None:
+            raise ValueError(f"overrides.{i}.clause: the base pack has no clause {ov.clause!r}")
+        if ov.severity is not None:
+            clause["severity"] = ov.severity
+        if ov.check is None:
+            continue
+        hits = [
+            e
+            for e in clause.get("evidence", [])
+            if e.get("check") == ov.check
+            and e.get("metric") == ov.metric
+            and (ov.groups is None or e.get("groups", "attributes") == ov.groups)
+        ]
+        if not hits:
+            raise ValueError(f"overrides.{i}: clause {ov.clause} has no evidence {ov.check} {ov.metric}")
+        for e in hits:
+            e.update({k: v for k, v in (("min", ov.min), ("max", ov.max)) if v is not None})
+    merged["clauses"] = clauses + list(child.get("clauses") or [])
+    merged["lineage"] = [*base.get("lineage", []), f"{base.get('id')}@{base.get('version')}"]
+    return merged
+
+
 class PolicyPack(BaseModel):
     """A named set of clauses with thresholds and the statistical settings they assume."""
 
@@ -67,6 +137,8 @@ class PolicyPack(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: str
+    # The packs this one extends, oldest first (`id@version`); filled in when it is loaded.
+    lineage: list[str] = Field(default_factory=list)
     title: Text
     jurisdiction: str
     applies_to: list[str] = Field(default_factory=list)

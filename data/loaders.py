@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay.checks.context import FeatureInfo, ServiceProfile
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import PolicyPack
+from assay.checks.policy import PolicyPack, extend_pack
 
 M = TypeVar("M", bound=BaseModel)
 SERVICES_DIR = Path(str(resources.files("assay.data") / "services"))
@@ -103,10 +103,36 @@ def load_contract(profile: ServiceProfile, profile_path: Path) -> tuple[DatasetC
     return load_model(path, DatasetContract), path
 
 
+def _pack_mapping(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """Read a pack's YAML, resolving `extends` (a shipped id or a path relative to the file)."""
+    raw = load_yaml(path)
+    base_ref = raw.get("extends")
+    if base_ref is None:
+        return raw
+    if not isinstance(base_ref, str):
+        raise AssayInputError(f"{path}: field 'extends': expected a pack id or a path")
+    candidate = (path.parent / base_ref) if base_ref.endswith((".yaml", ".yml")) else Path(base_ref)
+    try:
+        base_path = resolve(str(candidate), POLICIES_DIR, "policy")
+    except AssayInputError as exc:
+        raise AssayInputError(f"{path}: field 'extends': {exc}") from None
+    if base_path.resolve() in seen:
+        raise AssayInputError(f"{path}: field 'extends': {base_ref!r} extends this pack again (a cycle)")
+    base = _pack_mapping(base_path, (*seen, base_path.resolve()))
+    try:
+        return extend_pack(base, raw)
+    except ValueError as exc:
+        raise AssayInputError(f"{path}: {exc}") from None
+
+
 def load_policy(ref: str) -> tuple[PolicyPack, Path]:
-    """Load a policy pack by shipped id or path."""
+    """Load a policy pack by shipped id or path, on top of the pack it extends if any."""
     path = resolve(ref, POLICIES_DIR, "policy")
-    return load_model(path, PolicyPack), path
+    mapping = _pack_mapping(path, (path.resolve(),))
+    try:
+        return PolicyPack.model_validate(mapping), path
+    except ValidationError as exc:
+        raise AssayInputError(f"{path}: {validation_message(exc)}") from None
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -241,6 +241,7 @@ def seal_record(
                 "version": inputs.policy.version,
                 "title": inputs.policy.title.model_dump(),
                 "parameters": inputs.policy.parameters.model_dump(),
+                "lineage": inputs.policy.lineage,
             },
             evaluation={"file": spec.data.name, "rows": len(inputs.data)},
             inputs=fingerprints,

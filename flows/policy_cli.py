@@ -21,10 +21,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout inst
 
 
 def _pack_summary(path: Path) -> dict[str, Any]:
-    from assay.checks.policy import PolicyPack
-    from assay.data.loaders import load_model
+    from assay.data.loaders import load_policy
 
-    pack = load_model(path, PolicyPack)
+    pack, _ = load_policy(str(path))
     return {
         "id": pack.id,
         "version": pack.version,
@@ -79,11 +78,12 @@ def show_pack(
         for c in pack.clauses
     ]
     if as_json:
-        payload = {"id": pack.id, "version": pack.version, "clauses": clauses}
+        payload = {"id": pack.id, "version": pack.version, "lineage": pack.lineage, "clauses": clauses}
         payload["parameters"] = pack.parameters.model_dump()
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         return
-    table = Table(title=escape(f"{pack.id} {pack.version}: {pack.title.en}"))
+    on_top = f" (extends {' → '.join(pack.lineage)})" if pack.lineage else ""
+    table = Table(title=escape(f"{pack.id} {pack.version}{on_top}: {pack.title.en}"))
     for col in ("clause", "severity", "title", "evidence"):
         table.add_column(col, overflow="fold")
     for c in clauses:

@@ -59,3 +59,23 @@ def test_schema_accepts_the_shipped_packs_and_rejects_a_broken_one(run_assay, tm
     broken["clauses"][0]["severity"] = "blocking"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_show_of_a_local_pack_names_what_it_extends(run_assay, tmp_path) -> None:
+    local = {
+        "id": "seoul-welfare",
+        "version": "1",
+        "title": {"ko": "서울시", "en": "Seoul"},
+        "jurisdiction": "KR-11",
+        "extends": "kr-public-service",
+        "overrides": [{"clause": "KR-AIBA-34.1.3", "check": "performance.classification", "metric": "roc_auc",
+                       "min": 0.75}],
+    }  # fmt: skip
+    path = tmp_path / "local.yaml"
+    path.write_text(yaml.safe_dump(local, allow_unicode=True), encoding="utf-8")
+    proc = run_assay("policy", "show", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    pack = json.loads(proc.stdout)
+    assert pack["lineage"] == ["kr-public-service@0.1.0"]
+    (clause,) = [c for c in pack["clauses"] if c["id"] == "KR-AIBA-34.1.3"]
+    assert clause["evidence"][0]["range"] == "≥ 0.75"
