@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -48,8 +49,46 @@ class Evidence(BaseModel):
         return f"≥ {self.min:g}" if self.min is not None else f"≤ {self.max:g}"
 
 
+class Question(BaseModel):
+    """A checklist question a person must answer for a clause (the law asks for more than numbers)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    text: Text
+    # yes_no: "yes" satisfies the clause and "no" fails it; text: any non-empty answer satisfies it.
+    kind: Literal["yes_no", "text"] = "yes_no"
+
+
+class Answer(BaseModel):
+    """One answer in a checklist answers file, with who gave it and when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: str | None = None  # the question's text, as the template wrote it (not judged)
+    answer: bool | str | None = None
+    answered_by: str | None = None
+    answered_at: date | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _signed(self) -> Answer:
+        if self.answer is not None and not (self.answered_by and self.answered_at):
+            raise ValueError("an answer needs 'answered_by' and 'answered_at'")
+        return self
+
+
+class Answers(BaseModel):
+    """A checklist answers file: the pack it answers and an answer per question id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str
+    answers: dict[str, Answer] = Field(default_factory=dict)
+
+
 class Clause(BaseModel):
-    """A clause of a law or guideline, with the evidence that answers it."""
+    """A clause of a law or guideline, with the evidence and the checklist questions that answer it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,7 +97,14 @@ class Clause(BaseModel):
     source: str
     verified: bool
     severity: Literal["gate", "advisory"] = "gate"
-    evidence: list[Evidence] = Field(min_length=1)
+    evidence: list[Evidence] = Field(default_factory=list)
+    questions: list[Question] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _answerable(self) -> Clause:
+        if not self.evidence and not self.questions:
+            raise ValueError("a clause needs 'evidence', 'questions' or both")
+        return self
 
 
 class Override(BaseModel):
@@ -147,11 +193,18 @@ class PolicyPack(BaseModel):
 
     @model_validator(mode="after")
     def _unique_clause_ids(self) -> PolicyPack:
-        ids = [c.id for c in self.clauses]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"clause ids used twice: {', '.join(dupes)}")
+        for kind, ids in (
+            ("clause", [c.id for c in self.clauses]),
+            ("question", [q.id for c in self.clauses for q in c.questions]),
+        ):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{kind} ids used twice: {', '.join(dupes)}")
         return self
+
+    def questions(self) -> list[tuple[Clause, Question]]:
+        """Return every checklist question with its clause, in pack order."""
+        return [(c, q) for c in self.clauses for q in c.questions]
 
 
 class VerdictStatus(StrEnum):
@@ -280,11 +333,42 @@ def judge_evidence(
     return status, [reason for s, reason in judged if s == status]
 
 
-def evaluate(policy: PolicyPack, results: dict[str, CheckResult]) -> list[Verdict]:
-    """Return one verdict per clause of the policy from the checks' results."""
+def judge_question(question: Question, answer: Answer | None) -> tuple[VerdictStatus, str]:
+    """Judge one checklist question from its answer: unanswered needs a person to attest."""
+    where = f"checklist {question.id}"
+    if (
+        answer is None
+        or answer.answer is None
+        or (isinstance(answer.answer, str) and not answer.answer.strip())
+    ):
+        return VerdictStatus.NEEDS_ATTESTATION, f"{where}: unanswered ({question.text.en})"
+    who = f"{answer.answered_by}, {answer.answered_at}"
+    if question.kind == "text":
+        return VerdictStatus.PASS, f"{where}: answered ({who})"
+    value = str(answer.answer).strip().lower()
+    if value in ("true", "yes"):
+        return VerdictStatus.PASS, f"{where}: yes ({who})"
+    if value in ("false", "no"):
+        return VerdictStatus.FAIL, f"{where}: no ({who}): {question.text.en}"
+    return VerdictStatus.NEEDS_ATTESTATION, f"{where}: {answer.answer!r} is not yes or no ({who})"
+
+
+def evaluate(
+    policy: PolicyPack, results: dict[str, CheckResult], answers: dict[str, Answer] | None = None
+) -> list[Verdict]:
+    """Return one verdict per clause of the policy from the checks' results and the checklist answers."""
+    answers = answers or {}
     verdicts = []
     for clause in policy.clauses:
         judged = []
+        for question in clause.questions:
+            status, why = judge_question(question, answers.get(question.id))
+            bounds = "yes" if question.kind == "yes_no" else "answered"
+            judged.append(
+                EvidenceVerdict(
+                    check="checklist", metric=question.id, bounds=bounds, verdict=status, reasons=[why]
+                )
+            )
         for ev in clause.evidence:
             status, why = judge_evidence(ev, results.get(ev.check), policy.parameters.min_group_size)
             judged.append(

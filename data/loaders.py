@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay.checks.context import FeatureInfo, ServiceProfile
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import PolicyPack, extend_pack
+from assay.checks.policy import Answer, Answers, PolicyPack, extend_pack
 
 M = TypeVar("M", bound=BaseModel)
 SERVICES_DIR = Path(str(resources.files("assay.data") / "services"))
@@ -179,3 +179,17 @@ def binary_labels(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> pd
             f"{path}: column {col!r} has no value {positive!r} (the profile's positive label)"
         )
     return (values.astype(str) == positive).astype(int)
+
+
+def load_answers(path: Path, pack: PolicyPack) -> dict[str, Answer]:
+    """Load a checklist answers file for `pack`; every question id must be one of the pack's."""
+    answers = load_model(path, Answers)
+    if answers.policy not in (pack.id, *(entry.split("@")[0] for entry in pack.lineage)):
+        raise AssayInputError(
+            f"{path}: field 'policy': answers for {answers.policy!r}, the audit uses {pack.id!r}"
+        )
+    known = {q.id for _, q in pack.questions()}
+    unknown = sorted(set(answers.answers) - known)
+    if unknown:
+        raise AssayInputError(f"{path}: field 'answers.{unknown[0]}': no such question in policy {pack.id!r}")
+    return dict(answers.answers)

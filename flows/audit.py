@@ -20,7 +20,7 @@ from assay.checks.context import AuditContext, ServiceProfile
 from assay.checks.contract import CHECK_ID as CONTRACT_CHECK
 from assay.checks.contract import describe_failure
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import PolicyPack, VerdictStatus, evaluate, recommend
+from assay.checks.policy import Answer, PolicyPack, VerdictStatus, evaluate, recommend
 from assay.checks.reasons import pseudonym
 from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status
@@ -64,6 +64,7 @@ class AuditSpec(BaseModel):
     seed: int = 0
     # Ids whose individual reasons the user asks for; the record names them by pseudonym only.
     explain_ids: list[str] = []
+    answers: Path | None = None  # checklist answers (see `assay checklist template`)
 
 
 class AuditSummary(BaseModel):
@@ -96,6 +97,7 @@ class Inputs(BaseModel):
     candidate: Candidate
     data: pd.DataFrame
     labels: Any
+    answers: dict[str, Answer] = {}
 
 
 @task(cache_policy=NO_CACHE)
@@ -103,6 +105,7 @@ def load_inputs(spec: AuditSpec) -> Inputs:
     """Load and cross-check the profile, policy, contract, candidate and evaluation data."""
     profile, profile_path = loaders.load_profile(spec.service)
     policy, policy_path = loaders.load_policy(spec.policy)
+    answers = loaders.load_answers(spec.answers, policy) if spec.answers else {}
     contract, contract_path = loaders.load_contract(profile, profile_path)
     candidate = load_candidate(spec.candidate)
     data = loaders.read_table(spec.data)
@@ -134,6 +137,7 @@ def load_inputs(spec: AuditSpec) -> Inputs:
         candidate=candidate,
         data=data,
         labels=labels,
+        answers=answers,
     )
 
 
@@ -201,7 +205,17 @@ def seal_record(
     spec: AuditSpec, inputs: Inputs, results: list[CheckResult], timings: dict[str, float]
 ) -> AuditSummary:
     """Judge the results under the policy, render the report and seal the entry in the ledger."""
-    verdicts = evaluate(inputs.policy, {r.check_id: r for r in results})
+    verdicts = evaluate(inputs.policy, {r.check_id: r for r in results}, inputs.answers)
+    attestations = [
+        {
+            "clause": clause.id,
+            "question_id": q.id,
+            "question_text": q.text.model_dump(),
+            **answer.model_dump(mode="json", exclude={"question"}),
+        }
+        for clause, q in inputs.policy.questions()
+        if (answer := inputs.answers.get(q.id)) is not None and answer.answer is not None
+    ]
     manifest = inputs.candidate.manifest
     fingerprints = Fingerprints(
         data_sha256=loaders.sha256_file(spec.data),
@@ -209,6 +223,7 @@ def seal_record(
         policy_sha256=loaders.sha256_file(inputs.policy_path),
         profile_sha256=loaders.sha256_file(inputs.profile_path),
         contract_sha256=loaders.sha256_file(inputs.contract_path) if inputs.contract_path else None,
+        answers_sha256=loaders.sha256_file(spec.answers) if spec.answers else None,
         code_version=_code_version(),
         libraries=_libraries(),
         seed=spec.seed,
@@ -217,6 +232,8 @@ def seal_record(
         f"assay audit --service {spec.service} --candidate {spec.candidate} "
         f"--data {spec.data} --policy {spec.policy} --seed {spec.seed}"
     )
+    if spec.answers:
+        command += f" --answers {spec.answers}"
     if spec.explain_ids:
         # The record must not hold the ids themselves: the agency's key maps them to these.
         key = Ledger(spec.ledger).pseudonym_key()
@@ -247,6 +264,7 @@ def seal_record(
             inputs=fingerprints,
             results=results,
             verdicts=verdicts,
+            attestations=attestations,
             timings=timings,
             command=command,
         )

@@ -132,6 +132,10 @@ def audit(
     output: Annotated[
         Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")
     ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help="Checklist answers (YAML; start from `assay checklist template`)."),
+    ] = None,
     explain_id: Annotated[
         list[str] | None,
         typer.Option(
@@ -152,6 +156,7 @@ def audit(
         ledger=ledger,
         seed=seed,
         explain_ids=explain_id or [],
+        answers=answers,
     )
     with err.status(f"Auditing {candidate}…"):
         summary = audit_candidate(spec)
@@ -251,9 +256,10 @@ def show(
 
 
 def _register_subcommands() -> None:
-    from assay.flows.policy_cli import policy_app
+    from assay.flows.policy_cli import checklist_app, policy_app
 
     app.add_typer(policy_app, name="policy")
+    app.add_typer(checklist_app, name="checklist")
 
 
 _register_subcommands()

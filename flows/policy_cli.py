@@ -1,4 +1,4 @@
-"""`assay policy`: the shipped policy packs, what each clause relies on, and the packs' JSON Schema."""
+"""`assay policy` and `assay checklist`: the packs, what each clause relies on, the questionnaire."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from rich.table import Table
 policy_app = typer.Typer(
     no_args_is_help=True,
     help="Inspect policy packs: list the shipped ones, show a pack's clauses, export the schema.",
+)
+checklist_app = typer.Typer(
+    no_args_is_help=True,
+    help="Checklists: the questions a policy asks people to answer, beside the measured evidence.",
 )
 err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
@@ -110,6 +114,44 @@ def schema(
     from assay.checks.policy import PolicyPack
 
     text = json.dumps(PolicyPack.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@checklist_app.command("template")
+def checklist_template(
+    policy: Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")] = "kr-public-service",
+    lang: Annotated[str, typer.Option(help="Language of the questions: ko or en.")] = "ko",
+    output: Annotated[Path | None, typer.Option(help="Write the template here instead of stdout.")] = None,
+) -> None:
+    """Write the questionnaire of a policy's checklist, to fill in and pass to `assay audit --answers`."""
+    import yaml
+
+    from assay.checks.errors import AssayInputError
+    from assay.data.loaders import load_policy
+
+    if lang not in ("ko", "en"):
+        raise AssayInputError(f"--lang {lang}: expected ko or en")
+    pack, _ = load_policy(policy)
+    answers = {
+        q.id: {
+            "question": f"[{clause.id}] {getattr(q.text, lang)}",
+            "answer": None,
+            "answered_by": None,
+            "answered_at": None,
+        }
+        for clause, q in pack.questions()
+    }
+    intro = {
+        "ko": "각 질문에 답하십시오 (예/아니오 질문은 yes 또는 no). 답한 사람(answered_by)과 날짜"
+        "(answered_at, YYYY-MM-DD)가 필요합니다. 답하지 않은 질문은 'needs_attestation'이 됩니다.",
+        "en": "Answer each question (yes or no where it asks so), with who answered (answered_by) and "
+        "when (answered_at, YYYY-MM-DD). An unanswered question leaves its clause 'needs_attestation'.",
+    }[lang]
+    body = yaml.safe_dump({"policy": pack.id, "answers": answers}, sort_keys=False, allow_unicode=True)
+    text = f"# {pack.id} {pack.version}: {intro}\n{body}"
     if output is None:
         sys.stdout.write(text)
     else:

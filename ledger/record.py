@@ -28,6 +28,7 @@ class Fingerprints(BaseModel):
     policy_sha256: str
     profile_sha256: str
     contract_sha256: str | None
+    answers_sha256: str | None = None
     code_version: str
     libraries: dict[str, str]
     seed: int
@@ -48,6 +49,8 @@ class AuditRecord(BaseModel):
     inputs: Fingerprints
     results: list[CheckResult]
     verdicts: list[Verdict]
+    # Checklist answers as given: question, clause, answer, who answered and when.
+    attestations: list[dict[str, Any]] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     command: str
 

@@ -65,6 +65,13 @@ def _case(good: dict[str, Path], name: str) -> dict[str, Any]:
         args["data"] = str(base / "nope.parquet")
     elif name == "unknown_explain_id":
         extra = ["--explain-id", str(frame["case_id"].iloc[0]), "--explain-id", "WR-NOBODY"]
+    elif name == "unknown_question":
+        body = {
+            "policy": "kr-public-service",
+            "answers": {"kr.nope": {"answer": "yes", "answered_by": "K", "answered_at": "2026-11-20"}},
+        }
+        (base / "answers.yaml").write_text(yaml.safe_dump(body))
+        extra = ["--answers", str(base / "answers.yaml")]
     elif name == "bad_feature_names":
         shipped = Path(loaders.SERVICES_DIR)
         contract = yaml.safe_load((shipped.parent / "contracts" / "welfare-review.yaml").read_text())
@@ -87,6 +94,7 @@ CASES = {
     "missing_data_file": "nope.parquet: no such file",
     "unknown_explain_id": "--explain-id WR-NOBODY: no row of",
     "bad_feature_names": "contract.yaml: field 'features.income_decile.label'",
+    "unknown_question": "answers.yaml: field 'answers.kr.nope': no such question",
 }
 
 

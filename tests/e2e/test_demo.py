@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from assay.dashboards.report import render_report
 from assay.ledger.record import AuditRecord
@@ -107,11 +108,20 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
 ) -> None:
     ledger = tmp_path / "ledger"
     wanted = str(holdout["case_id"].iloc[4321])
+    # The checklist template, filled in: every question answered yes (or named) by one person.
+    template = run_assay("checklist", "template", "--policy", "kr-public-service", "--lang", "en")
+    assert template.returncode == 0, template.stderr
+    filled = yaml.safe_load(template.stdout)
+    for item in filled["answers"].values():
+        item.update(answer="Kim Minji, 02-0000-0000" if "name and contact" in item["question"] else "yes")
+        item.update(answered_by="Kim Minji (welfare policy team)", answered_at="2026-11-20")
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump(filled, allow_unicode=True), encoding="utf-8")
     proc = run_assay(
         "audit", "--service", "welfare-review",
         "--candidate", str(scenario / "candidates" / "vendor-c" / "candidate.yaml"),
         "--data", str(scenario / "holdout.parquet"), "--ledger", str(ledger), "--seed", "7",
-        "--explain-id", wanted,
+        "--explain-id", wanted, "--answers", str(answers),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     entry = Path(json.loads(proc.stdout)["entry"])
@@ -130,4 +140,10 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
     for path in entry.iterdir():
         assert wanted not in path.read_text(errors="replace"), path.name
     assert (ledger / "private" / "pseudonym.key").stat().st_mode & 0o077 == 0
+    # The answers are sealed with who gave them, and settle the clauses that asked.
+    assert len(record["attestations"]) == 7
+    assert {a["answered_by"] for a in record["attestations"]} == {"Kim Minji (welfare policy team)"}
+    verdicts = {v["clause_id"]: v["verdict"] for v in record["verdicts"]}
+    assert verdicts["KR-AIBA-34.1.4"] == verdicts["KR-AIBA-34.1.5"] == "pass"
+    assert record["inputs"]["answers_sha256"] and "Kim Minji" in report
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0

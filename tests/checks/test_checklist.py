@@ -1,0 +1,107 @@
+"""Checklist questions: unanswered ones need attestation, answers decide exactly their own clauses."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from assay.checks.errors import AssayInputError
+from assay.checks.policy import Answer, VerdictStatus, evaluate, judge_question, recommend
+from assay.data.loaders import load_answers, load_policy
+
+SIGNED = {"answered_by": "Kim Minji, welfare policy team", "answered_at": date(2026, 11, 20)}
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_policy("kr-public-service")[0]
+
+
+def _all(pack, value) -> dict[str, Answer]:
+    return {q.id: Answer(answer=value if q.kind == "yes_no" else "Kim Minji, 02-0000-0000", **SIGNED)
+            for _, q in pack.questions()}  # fmt: skip
+
+
+def _by_clause(verdicts) -> dict[str, VerdictStatus]:
+    return {v.clause_id: v.verdict for v in verdicts}
+
+
+def test_unanswered_questions_need_attestation_and_keep_the_audit_conditional(pack) -> None:
+    verdicts = _by_clause(evaluate(pack, {}))
+    assert verdicts["KR-AIBA-34.1.4"] == verdicts["KR-AIBA-34.1.5"] == VerdictStatus.NEEDS_ATTESTATION
+    assert verdicts["KR-AIBA-31"] == VerdictStatus.NEEDS_ATTESTATION
+
+
+def test_changing_one_answer_changes_exactly_the_clause_that_asks_it(pack) -> None:
+    base = _by_clause(evaluate(pack, {}, _all(pack, "yes")))
+    for clause, question in pack.questions():
+        if question.kind != "yes_no":
+            continue
+        answers = {**_all(pack, "yes"), question.id: Answer(answer="no", **SIGNED)}
+        changed = {c for c, v in _by_clause(evaluate(pack, {}, answers)).items() if v != base[c]}
+        assert changed == {clause.id}, question.id
+        unanswered = {**_all(pack, "yes"), question.id: Answer()}
+        verdicts = _by_clause(evaluate(pack, {}, unanswered))
+        assert verdicts[clause.id] in (VerdictStatus.NEEDS_ATTESTATION, VerdictStatus.NOT_ASSESSED)
+
+
+def test_a_no_on_a_gate_question_makes_the_candidate_not_eligible(pack) -> None:
+    answers = {**_all(pack, True), "kr.retention_5y": Answer(answer=False, **SIGNED)}
+    verdicts = evaluate(pack, {}, answers)
+    (clause,) = [v for v in verdicts if v.clause_id == "KR-AIBA-34.1.5"]
+    assert clause.verdict == VerdictStatus.FAIL
+    assert any("kr.retention_5y: no (Kim Minji" in r for r in clause.reasons)
+    assert recommend(verdicts).value == "not_eligible"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "expected"),
+    [
+        ("yes", "yes_no", VerdictStatus.PASS),
+        (True, "yes_no", VerdictStatus.PASS),
+        ("No", "yes_no", VerdictStatus.FAIL),
+        ("maybe", "yes_no", VerdictStatus.NEEDS_ATTESTATION),
+        ("   ", "text", VerdictStatus.NEEDS_ATTESTATION),
+        ("Kim Minji", "text", VerdictStatus.PASS),
+    ],
+)
+def test_judge_question(pack, value, kind, expected) -> None:
+    question = next(q for _, q in pack.questions() if q.kind == kind)
+    assert judge_question(question, Answer(answer=value, **SIGNED))[0] == expected
+
+
+def test_an_answer_must_say_who_gave_it_and_when() -> None:
+    with pytest.raises(ValidationError, match="answered_by"):
+        Answer(answer="yes")
+
+
+def _write(tmp_path: Path, body: dict) -> Path:
+    path = tmp_path / "answers.yaml"
+    path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_answers_file_errors_name_the_file_and_field(tmp_path, pack) -> None:
+    signed = {"answered_by": "K", "answered_at": "2026-11-20"}
+
+    def answers(**items: dict) -> dict:
+        return {"policy": pack.id, "answers": items}
+
+    cases = {
+        "field 'answers.kr.nope': no such question": answers(**{"kr.nope": {"answer": "yes", **signed}}),
+        "field 'policy': answers for 'eu-ai-act'": {"policy": "eu-ai-act", "answers": {}},
+        "field 'answers.kr.notice': an answer needs 'answered_by'": answers(**{"kr.notice": {"answer": "y"}}),
+    }
+    for message, body in cases.items():
+        path = _write(tmp_path, body)
+        with pytest.raises(AssayInputError) as caught:
+            load_answers(path, pack)
+        assert str(caught.value).startswith(str(path)) and message in str(caught.value), str(caught.value)
+    ok = load_answers(
+        _write(tmp_path, {"policy": pack.id, "answers": {"kr.notice": {"answer": "yes", **signed}}}), pack
+    )
+    assert ok["kr.notice"].answered_at == date(2026, 11, 20)
