@@ -1,4 +1,5 @@
-"""Checklist questions: unanswered ones need attestation, answers decide exactly their own clauses."""
+"""Checklists and the verdict engine: unanswered questions need attestation, answers decide exactly
+their own clauses, and the recommendation depends on the verdicts alone."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from assay.checks.context import Text
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import Answer, VerdictStatus, evaluate, judge_question, recommend
-from assay.data.loaders import load_answers, load_policy
+from assay.checks.policy import Answer, Verdict, VerdictStatus, evaluate, judge_question, recommend
+from assay.data.loaders import POLICIES_DIR, load_answers, load_policy
 
 SIGNED = {"answered_by": "Kim Minji, welfare policy team", "answered_at": date(2026, 11, 20)}
 
@@ -105,3 +109,40 @@ def test_answers_file_errors_name_the_file_and_field(tmp_path, pack) -> None:
         _write(tmp_path, {"policy": pack.id, "answers": {"kr.notice": {"answer": "yes", **signed}}}), pack
     )
     assert ok["kr.notice"].answered_at == date(2026, 11, 20)
+
+
+VERDICTS = st.sampled_from(list(VerdictStatus))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["gate", "advisory"]), VERDICTS), max_size=12), st.randoms())
+def test_the_recommendation_is_a_function_of_the_verdicts_alone(items, rnd) -> None:
+    """Same verdicts in any order give the same recommendation, and it follows the documented rule."""
+    verdicts = [
+        Verdict(clause_id=f"X-{i}", title=Text(ko="조항", en="clause"), source="s", verified=True,
+                severity=severity, verdict=status, evidence=[])
+        for i, (severity, status) in enumerate(items)
+    ]  # fmt: skip
+    shuffled = list(verdicts)
+    rnd.shuffle(shuffled)
+    got = recommend(verdicts)
+    assert recommend(shuffled) == got
+    gates = [s for sev, s in items if sev == "gate"]
+    if VerdictStatus.FAIL in gates:
+        assert got.value == "not_eligible"
+    elif {VerdictStatus.INCONCLUSIVE, VerdictStatus.NOT_ASSESSED} & set(gates):
+        assert got.value == "inconclusive"
+    elif all(s == VerdictStatus.PASS for _, s in items):
+        assert got.value == "eligible"
+    else:  # advisory failures or pending attestations only
+        assert got.value == "eligible_with_conditions"
+
+
+def test_a_pack_missing_a_translation_fails_with_one_line(tmp_path) -> None:
+    broken = yaml.safe_load((POLICIES_DIR / "kr-public-service.yaml").read_text(encoding="utf-8"))
+    del broken["clauses"][1]["title"]["en"]
+    path = tmp_path / "pack.yaml"
+    path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AssayInputError) as caught:
+        load_policy(str(path))
+    assert str(caught.value) == f"{path}: field 'clauses.1.title.en': Field required"
