@@ -96,9 +96,11 @@ def shares(importance: np.ndarray) -> np.ndarray:
     return np.divide(importance, total, out=np.zeros_like(importance, dtype=float), where=total > 0)
 
 
-def interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return the percentile interval of each column of bootstrap replicates."""
-    return percentile_ci(replicates, confidence)
+def largest_halfwidth(share_reps: np.ndarray, point: np.ndarray, confidence: float, top: int) -> float:
+    """Return the largest interval half-width among the `top` largest shares (`point` orders them)."""
+    low, high = percentile_ci(share_reps, confidence)
+    leaders = np.argsort(-point)[:top]
+    return float(np.max((high - low)[leaders] / 2.0)) if len(leaders) else 0.0
 
 
 def top_halfwidth(
@@ -107,10 +109,7 @@ def top_halfwidth(
     """Return the largest interval half-width of the importance share among the top features."""
     everyone = np.ones(len(draw), dtype=bool)
     reps = shares(replicate_means(abs_values, draw, [everyone], n_boot, seed)[0])
-    low, high = interval(reps, confidence)
-    point = shares(weighted_mean(abs_values, draw.weights))
-    leaders = np.argsort(-point)[:top]
-    return float(np.max((high - low)[leaders] / 2.0)) if len(leaders) else 0.0
+    return largest_halfwidth(reps, weighted_mean(abs_values, draw.weights), confidence, top)
 
 
 def split_halves_stability(abs_values: np.ndarray, draw: Draw) -> float | None:

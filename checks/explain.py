@@ -11,9 +11,10 @@ import numpy as np
 
 from assay.checks import attribution as at
 from assay.checks.context import AuditContext, ModelAccess
-from assay.checks.explainers import Attribution, Explainer, attribute_rows, choose_explainer
+from assay.checks.explainers import Attribution, Explainer, attribute_rows, choose_explainer, concat
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
+from assay.checks.stats import percentile_ci
 
 CHECK_ID = "explain.global_importance"
 TITLE = "Global explanation (SHAP)"
@@ -70,12 +71,8 @@ def explain_sample(ctx: AuditContext, explainer: Explainer, strata: np.ndarray) 
         parts.append(attribute_rows(explainer, frame, s.explain_chunk_rows, ctx.workers, ctx.chunk_map))
         done = np.concatenate([done, new])
         # Draws are nested, so the rows explained so far are exactly this draw's rows.
-        order = np.argsort(done, kind="stable")
-        att = Attribution(
-            values=np.concatenate([p.values for p in parts])[order],
-            base=parts[0].base,
-            output=np.concatenate([p.output for p in parts])[order],
-        )
+        joined, order = concat(parts), np.argsort(done, kind="stable")
+        att = Attribution(joined.values[order], joined.base, joined.output[order])
         halfwidth = at.top_halfwidth(np.abs(att.values), draw, QUICK_BOOT, s.confidence, TOP, ctx.seed)
         rounds.append({"rows": len(draw), "halfwidth": round(halfwidth, 6)})
         met = halfwidth <= s.explain_tolerance
@@ -102,7 +99,7 @@ def _ci_rows(
     confidence: float,
     **common: Any,
 ) -> list[MetricRow]:
-    low, high = at.interval(reps, confidence)
+    low, high = percentile_ci(reps, confidence)
     return [
         MetricRow(metric=metric, feature=f, value=point[j], ci_low=low[j], ci_high=high[j], **common)
         for j, f in enumerate(features)
@@ -121,7 +118,7 @@ def _reliance_rows(
     """Return the summed share of some inputs, then each one's share, with bootstrap intervals."""
     rows = []
     for picked, feature in [(cols, None), *((np.array([j]), features[j]) for j in cols)]:
-        low, high = at.interval(reps[:, picked].sum(axis=1, keepdims=True), confidence)
+        low, high = percentile_ci(reps[:, picked].sum(axis=1, keepdims=True), confidence)
         rows.append(
             MetricRow(
                 metric=metric,
@@ -184,14 +181,13 @@ def attribution_evidence(
             )
         )
         group_tops.setdefault(attr, {})[group] = [features[j] for j in np.argsort(-point[i])[:5]]
-    low, high = at.interval(share_reps[0], s.confidence)
     leaders = np.argsort(-point[0])[:TOP]
-    halfwidth = float(np.max((high - low)[leaders] / 2.0)) if len(leaders) else 0.0
+    halfwidth = at.largest_halfwidth(share_reps[0], point[0], s.confidence, TOP)
     stability = at.split_halves_stability(absval, draw)
     # Adjacent top inputs whose difference in share the sample cannot tell from zero.
     unresolved = []
     for a, b in itertools.pairwise(leaders):
-        d_low, d_high = at.interval(share_reps[0][:, [a]] - share_reps[0][:, [b]], s.confidence)
+        d_low, d_high = percentile_ci(share_reps[0][:, [a]] - share_reps[0][:, [b]], s.confidence)
         if d_low[0] <= 0.0 <= d_high[0]:
             unresolved.append([features[a], features[b]])
     rows += [
