@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from assay.checks.checklist import Answer, ImpactScheme, LevelFinding, Question
 from assay.checks.context import CheckSettings, Text
 from assay.checks.registry import all_checks
 from assay.checks.results import CheckResult, MetricRow, Status
@@ -49,44 +49,6 @@ class Evidence(BaseModel):
         return f"≥ {self.min:g}" if self.min is not None else f"≤ {self.max:g}"
 
 
-class Question(BaseModel):
-    """A checklist question a person must answer for a clause (the law asks for more than numbers)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    text: Text
-    # yes_no: "yes" satisfies the clause and "no" fails it; text: any non-empty answer satisfies it.
-    kind: Literal["yes_no", "text"] = "yes_no"
-
-
-class Answer(BaseModel):
-    """One answer in a checklist answers file, with who gave it and when."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    question: str | None = None  # the question's text, as the template wrote it (not judged)
-    answer: bool | str | None = None
-    answered_by: str | None = None
-    answered_at: date | None = None
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _signed(self) -> Answer:
-        if self.answer is not None and not (self.answered_by and self.answered_at):
-            raise ValueError("an answer needs 'answered_by' and 'answered_at'")
-        return self
-
-
-class Answers(BaseModel):
-    """A checklist answers file: the pack it answers and an answer per question id."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    policy: str
-    answers: dict[str, Answer] = Field(default_factory=dict)
-
-
 class Clause(BaseModel):
     """A clause of a law or guideline, with the evidence and the checklist questions that answer it."""
 
@@ -99,6 +61,8 @@ class Clause(BaseModel):
     severity: Literal["gate", "advisory"] = "gate"
     evidence: list[Evidence] = Field(default_factory=list)
     questions: list[Question] = Field(default_factory=list)
+    # The impact levels (of the pack's `impact_levels`) at which the clause applies; None: at all.
+    levels: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _answerable(self) -> Clause:
@@ -189,6 +153,7 @@ class PolicyPack(BaseModel):
     jurisdiction: str
     applies_to: list[str] = Field(default_factory=list)
     parameters: CheckSettings = Field(default_factory=CheckSettings)
+    impact_levels: ImpactScheme | None = None
     clauses: list[Clause] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -200,6 +165,25 @@ class PolicyPack(BaseModel):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{kind} ids used twice: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _levels_known(self) -> PolicyPack:
+        scheme = self.impact_levels
+        kinds = {q.id: q.kind for _, q in self.questions()}
+        for field in ("score", "maximum", "mitigation", "mitigation_maximum") if scheme else ():
+            qid = getattr(scheme, field)
+            if qid is not None and kinds.get(qid) != "number":
+                raise ValueError(f"impact_levels.{field}: {qid!r} is not a number question of this pack")
+        for i, clause in enumerate(self.clauses):
+            if clause.levels is None:
+                continue
+            if scheme is None:
+                raise ValueError(f"clauses.{i}.levels: the pack defines no 'impact_levels'")
+            unknown = [lv for lv in clause.levels if lv not in scheme.level_ids()]
+            if unknown:
+                known = ", ".join(scheme.level_ids())
+                raise ValueError(f"clauses.{i}.levels: unknown level {unknown[0]!r} (known: {known})")
         return self
 
     def questions(self) -> list[tuple[Clause, Question]]:
@@ -215,6 +199,8 @@ class VerdictStatus(StrEnum):
     INCONCLUSIVE = "inconclusive"
     NOT_ASSESSED = "not_assessed"
     NEEDS_ATTESTATION = "needs_attestation"
+    # The clause does not apply at the impact level the checklist's answers imply.
+    NOT_APPLICABLE = "not_applicable"
 
 
 # Worst first: a clause takes the worst verdict of its evidence.
@@ -224,6 +210,7 @@ SEVERITY_ORDER = [
     VerdictStatus.NOT_ASSESSED,
     VerdictStatus.NEEDS_ATTESTATION,
     VerdictStatus.PASS,
+    VerdictStatus.NOT_APPLICABLE,
 ]
 
 
@@ -345,6 +332,10 @@ def judge_question(question: Question, answer: Answer | None) -> tuple[VerdictSt
     who = f"{answer.answered_by}, {answer.answered_at}"
     if question.kind == "text":
         return VerdictStatus.PASS, f"{where}: answered ({who})"
+    if question.kind == "number":
+        if answer.number() is None:
+            return VerdictStatus.NEEDS_ATTESTATION, f"{where}: {answer.answer!r} is not a number ({who})"
+        return VerdictStatus.PASS, f"{where}: {answer.answer} ({who})"
     value = str(answer.answer).strip().lower()
     if value in ("true", "yes"):
         return VerdictStatus.PASS, f"{where}: yes ({who})"
@@ -358,12 +349,17 @@ def evaluate(
 ) -> list[Verdict]:
     """Return one verdict per clause of the policy from the checks' results and the checklist answers."""
     answers = answers or {}
+    scheme = policy.impact_levels
+    finding = scheme.assess(answers) if scheme else None
     verdicts = []
     for clause in policy.clauses:
-        judged = []
+        judged = _level_items(clause, scheme, finding) if scheme and finding else []
+        if any(e.verdict == VerdictStatus.NOT_APPLICABLE for e in judged):
+            verdicts.append(_verdict(clause, judged))
+            continue
         for question in clause.questions:
             status, why = judge_question(question, answers.get(question.id))
-            bounds = "yes" if question.kind == "yes_no" else "answered"
+            bounds = {"yes_no": "yes", "text": "answered", "number": "a number ≥ 0"}[question.kind]
             judged.append(
                 EvidenceVerdict(
                     check="checklist", metric=question.id, bounds=bounds, verdict=status, reasons=[why]
@@ -380,24 +376,60 @@ def evaluate(
                     reasons=why,
                 )
             )
-        verdicts.append(
-            Verdict(
-                clause_id=clause.id,
-                title=clause.title,
-                source=clause.source,
-                verified=clause.verified,
-                severity=clause.severity,
-                verdict=worst([e.verdict for e in judged]),
-                evidence=judged,
+        verdicts.append(_verdict(clause, judged))
+    return verdicts
+
+
+def _verdict(clause: Clause, judged: list[EvidenceVerdict]) -> Verdict:
+    return Verdict(
+        clause_id=clause.id,
+        title=clause.title,
+        source=clause.source,
+        verified=clause.verified,
+        severity=clause.severity,
+        verdict=worst([e.verdict for e in judged]),
+        evidence=judged,
+    )
+
+
+def _level_items(clause: Clause, scheme: ImpactScheme, finding: LevelFinding) -> list[EvidenceVerdict]:
+    """Return what the impact level says about a clause: whether it applies, and the level itself
+    on the clause that asks for the scores."""
+    items = [] if clause.levels is None else [_applicability(clause.levels, finding)]
+    if scheme.score in {q.id for q in clause.questions}:
+        items.append(
+            EvidenceVerdict(
+                check="checklist",
+                metric="impact_level",
+                bounds=" / ".join(scheme.level_ids()),
+                verdict=VerdictStatus.PASS if finding.level else VerdictStatus.NEEDS_ATTESTATION,
+                reasons=[finding.reason],
             )
         )
-    return verdicts
+    return items
+
+
+def _applicability(levels: list[str], finding: LevelFinding) -> EvidenceVerdict:
+    """Say whether a clause that applies only at some impact levels applies at the level found.
+
+    An unknown level is not guessed: the clause is judged as if it applied, and waits for the
+    answers that settle the level.
+    """
+    at = " / ".join(levels)
+    if finding.level is None:
+        status, why = VerdictStatus.NEEDS_ATTESTATION, f"applies at levels {at}; {finding.reason}"
+    elif finding.level in levels:
+        status, why = VerdictStatus.PASS, f"applies at levels {at}; {finding.reason}"
+    else:
+        status, why = VerdictStatus.NOT_APPLICABLE, f"applies only at levels {at}; {finding.reason}"
+    return EvidenceVerdict(check="checklist", metric="impact_level", bounds=at, verdict=status, reasons=[why])
 
 
 def recommend(verdicts: list[Verdict]) -> Recommendation:
     """Derive the overall recommendation from the clause verdicts."""
-    gates = [v.verdict for v in verdicts if v.severity == "gate"]
-    others = [v.verdict for v in verdicts if v.severity != "gate"]
+    applicable = [v for v in verdicts if v.verdict != VerdictStatus.NOT_APPLICABLE]
+    gates = [v.verdict for v in applicable if v.severity == "gate"]
+    others = [v.verdict for v in applicable if v.severity != "gate"]
     if VerdictStatus.FAIL in gates:
         return Recommendation.NOT_ELIGIBLE
     if any(v in (VerdictStatus.INCONCLUSIVE, VerdictStatus.NOT_ASSESSED) for v in gates):

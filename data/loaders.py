@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,13 +12,15 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assay.checks.checklist import Answer, Answers
 from assay.checks.context import FeatureInfo, ServiceProfile
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import Answer, Answers, PolicyPack, extend_pack
+from assay.checks.policy import PolicyPack, extend_pack
 
 M = TypeVar("M", bound=BaseModel)
 SERVICES_DIR = Path(str(resources.files("assay.data") / "services"))
 POLICIES_DIR = Path(str(resources.files("assay.policies")))
+DEFAULT_POLICY = "kr-public-service"
 
 
 def sha256_file(path: Path) -> str:
@@ -32,8 +35,13 @@ def sha256_file(path: Path) -> str:
 def validation_message(exc: ValidationError) -> str:
     """Return pydantic's first error as `field 'a.b': message`."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    where = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
+    # A check across fields names the field it faults as "a.b: message".
+    head, sep, rest = msg.partition(": ")
+    if not where and sep and re.fullmatch(r"[A-Za-z_][\w]*(\.[\w]+)*", head):
+        where, msg = head, rest
+    where = where or "(top level)"
     extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"field '{where}': {msg}{extra}"
 
@@ -192,4 +200,18 @@ def load_answers(path: Path, pack: PolicyPack) -> dict[str, Answer]:
     unknown = sorted(set(answers.answers) - known)
     if unknown:
         raise AssayInputError(f"{path}: field 'answers.{unknown[0]}': no such question in policy {pack.id!r}")
+    for _, q in pack.questions():
+        given = answers.answers.get(q.id)
+        if q.kind == "number" and given is not None and given.answer is not None:
+            value = given.number()
+            if value is None or value < 0:
+                raise AssayInputError(
+                    f"{path}: field 'answers.{q.id}.answer': expected a number ≥ 0, got {given.answer!r}"
+                )
+    if pack.impact_levels is not None:
+        try:
+            pack.impact_levels.check_answers(answers.answers)
+        except ValueError as exc:
+            where, _, what = str(exc).partition(": ")
+            raise AssayInputError(f"{path}: field '{where}': {what}") from None
     return dict(answers.answers)

@@ -16,11 +16,12 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from assay.checks.checklist import Answer
 from assay.checks.context import AuditContext, ServiceProfile
 from assay.checks.contract import CHECK_ID as CONTRACT_CHECK
 from assay.checks.contract import describe_failure
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import Answer, PolicyPack, VerdictStatus, evaluate, recommend
+from assay.checks.policy import PolicyPack, VerdictStatus, evaluate, recommend
 from assay.checks.reasons import pseudonym
 from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status

@@ -245,13 +245,9 @@ def show(
     if as_json:
         _emit(record, None)
         return
-    table = Table(title=escape(f"{audit_id}: {record['recommendation']}"))
-    for col in ("clause", "severity", "verdict", "reasons"):
-        table.add_column(col)
-    for v in record["verdicts"]:
-        reasons = [reason for ev in v["evidence"] for reason in ev["reasons"]]
-        table.add_row(v["clause_id"], v["severity"], v["verdict"], escape("\n".join(reasons)))
-    Console().print(table)
+    from assay.flows.policy_cli import verdict_table
+
+    Console().print(verdict_table(f"{audit_id}: {record['recommendation']}", record["verdicts"]))
     Console().print(f"Report: {entry.path / 'report.html'}")
 
 

@@ -74,16 +74,19 @@ def show_pack(
             "source": c.source,
             "verified": c.verified,
             "severity": c.severity,
+            "levels": c.levels,
             "evidence": [
                 {"check": e.check, "metric": e.metric, "groups": e.groups, "range": e.bounds()}
                 for e in c.evidence
             ],
+            "questions": [{"id": q.id, "topic": q.topic, "kind": q.kind} for q in c.questions],
         }
         for c in pack.clauses
     ]
     if as_json:
         payload = {"id": pack.id, "version": pack.version, "lineage": pack.lineage, "clauses": clauses}
         payload["parameters"] = pack.parameters.model_dump()
+        payload["impact_levels"] = pack.impact_levels.model_dump() if pack.impact_levels else None
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         return
     on_top = f" (extends {' → '.join(pack.lineage)})" if pack.lineage else ""
@@ -92,10 +95,15 @@ def show_pack(
         table.add_column(col, overflow="fold")
     for c in clauses:
         evidence = "\n".join(
-            f"{e['check']} {e['metric']} {e['range']}"
-            + ("" if e["groups"] == "attributes" else f" ({e['groups']})")
-            for e in c["evidence"]
+            [
+                f"{e['check']} {e['metric']} {e['range']}"
+                + ("" if e["groups"] == "attributes" else f" ({e['groups']})")
+                for e in c["evidence"]
+            ]
+            + [f"checklist {q['id']} ({q['kind']})" for q in c["questions"]]
         )
+        if c["levels"]:
+            evidence = f"only at impact levels {' / '.join(c['levels'])}\n{evidence}"
         source = c["source"] + ("" if c["verified"] else " (id not verified)")
         table.add_row(
             escape(f"{c['id']}\n{source}"),
@@ -104,6 +112,109 @@ def show_pack(
             escape(evidence),
         )
     err.print(table)
+
+
+@policy_app.command("crosswalk")
+def crosswalk_packs(
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Packs to compare (shipped id or YAML path; repeatable). Default: every shipped pack."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show, for each kind of evidence, the clauses of every pack that rely on it."""
+    from assay.checks.crosswalk import crosswalk
+    from assay.data.loaders import DEFAULT_POLICY, POLICIES_DIR, load_policy
+
+    # The default pack first, then the others by id.
+    shipped = sorted(p.stem for p in POLICIES_DIR.glob("*.yaml"))
+    refs = policy or sorted(shipped, key=lambda ref: (ref != DEFAULT_POLICY, ref))
+    packs = [load_policy(ref)[0] for ref in refs]
+    rows = crosswalk(packs)
+    if as_json:
+        payload = {"packs": [p.id for p in packs], "rows": [r.model_dump() for r in rows]}
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="Evidence → clauses (? marks an id not yet verified against the official text)")
+    table.add_column("evidence", overflow="fold")
+    for pack in packs:
+        table.add_column(pack.id, overflow="fold")
+    for row in rows:
+        cells = []
+        for pack in packs:
+            names = [
+                u.clause
+                + ("?" if not u.verified else "")
+                + (" (advisory)" if u.severity == "advisory" else "")
+                + "".join(f" ({g})" for g in u.groups)
+                for u in row.packs.get(pack.id, [])
+            ]
+            cells.append(escape("\n".join(names)) or "—")
+        label = row.evidence if row.kind == "measured" else f"checklist: {row.evidence}"
+        table.add_row(escape(label), *cells)
+    err.print(table)
+
+
+@policy_app.command("judge")
+def judge_record(
+    audit_id: Annotated[str, typer.Argument(help="An audit id from `assay history`.")],
+    policy: Annotated[str, typer.Option(help="Policy pack to judge it under: shipped id or YAML path.")],
+    answers: Annotated[
+        Path | None, typer.Option(help="Checklist answers for that pack (see `assay checklist template`).")
+    ] = None,
+    ledger: Annotated[
+        Path, typer.Option("--ledger", envvar="ASSAY_LEDGER", help="Ledger folder.", show_default=True)
+    ] = Path("assay-ledger"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Judge a sealed audit's results under another pack, without re-running its checks or sealing.
+
+    Exit code 1 when a gate fails or cannot be decided, as for `assay audit`.
+    """
+    from assay.checks.errors import AssayInputError
+    from assay.checks.policy import recommend
+    from assay.data.loaders import load_answers, load_policy
+    from assay.ledger.record import AuditRecord
+    from assay.ledger.store import Ledger
+
+    pack, _ = load_policy(policy)
+    given = load_answers(answers, pack) if answers else {}
+    entry = Ledger(ledger).find(audit_id) if ledger.is_dir() else None
+    if entry is None:
+        raise AssayInputError(f"{ledger}: no audit {audit_id!r} (see `assay history`)")
+    record = AuditRecord.model_validate_json(entry.read("record.json"))
+    try:
+        verdicts = record.judge_under(pack, given)
+    except ValueError as exc:
+        raise AssayInputError(f"{audit_id}: {exc}") from None
+    recommendation = recommend(verdicts)
+    if as_json:
+        payload = {
+            "audit_id": audit_id,
+            "policy": {"id": pack.id, "version": pack.version},
+            "sealed": False,
+            "recommendation": recommendation.value,
+            "verdicts": [v.model_dump(mode="json") for v in verdicts],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    else:
+        title = f"{audit_id} under {pack.id} {pack.version}: {recommendation.value} (not sealed)"
+        err.print(verdict_table(title, [v.model_dump(mode="json") for v in verdicts]))
+    if recommendation.value not in ("eligible", "eligible_with_conditions"):
+        raise typer.Exit(1)
+
+
+def verdict_table(title: str, verdicts: list[dict[str, Any]]) -> Table:
+    """Return a table of clause verdicts (as stored in a record) with their reasons."""
+    table = Table(title=escape(title))
+    for col in ("clause", "severity", "verdict", "reasons"):
+        table.add_column(col)
+    for v in verdicts:
+        reasons = [reason for ev in v["evidence"] for reason in ev["reasons"]]
+        table.add_row(v["clause_id"], v["severity"], v["verdict"], escape("\n".join(reasons)))
+    return table
 
 
 @policy_app.command("schema")

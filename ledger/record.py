@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from assay.checks.policy import Recommendation, Verdict, recommend
+from assay.checks.checklist import Answer
+from assay.checks.policy import PolicyPack, Recommendation, Verdict, evaluate, recommend
 from assay.checks.results import SCHEMA_VERSION, CheckResult, MetricRow
 
 
@@ -84,3 +85,19 @@ class AuditRecord(BaseModel):
                 item.update(value=None, ci_low=None, ci_high=None)
             rows.append(item)
         return rows
+
+    def judge_under(self, pack: PolicyPack, answers: dict[str, Answer] | None = None) -> list[Verdict]:
+        """Return the verdicts this record's results get under another pack, without re-running checks.
+
+        Raises ValueError when the pack's statistical parameters differ from those the checks ran
+        with, since the intervals (and so the verdicts) would then be the wrong ones.
+        """
+        used = self.policy.get("parameters", {})
+        wanted = pack.parameters.model_dump(mode="json")
+        for name, value in wanted.items():
+            if used.get(name) != value:
+                raise ValueError(
+                    f"the audit's checks ran with {name}={used.get(name)!r}, policy {pack.id!r} "
+                    f"asks for {value!r}: audit again with --policy {pack.id}"
+                )
+        return evaluate(pack, {r.check_id: r for r in self.results}, answers)

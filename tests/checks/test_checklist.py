@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from assay.checks.checklist import Answer
 from assay.checks.context import Text
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import Answer, Verdict, VerdictStatus, evaluate, judge_question, recommend
+from assay.checks.policy import Verdict, VerdictStatus, evaluate, judge_question, recommend
 from assay.data.loaders import POLICIES_DIR, load_answers, load_policy
 
 SIGNED = {"answered_by": "Kim Minji, welfare policy team", "answered_at": date(2026, 11, 20)}
@@ -132,8 +133,8 @@ def test_the_recommendation_is_a_function_of_the_verdicts_alone(items, rnd) -> N
         assert got.value == "not_eligible"
     elif {VerdictStatus.INCONCLUSIVE, VerdictStatus.NOT_ASSESSED} & set(gates):
         assert got.value == "inconclusive"
-    elif all(s == VerdictStatus.PASS for _, s in items):
-        assert got.value == "eligible"
+    elif all(s in (VerdictStatus.PASS, VerdictStatus.NOT_APPLICABLE) for _, s in items):
+        assert got.value == "eligible"  # a clause that does not apply neither helps nor hurts
     else:  # advisory failures or pending attestations only
         assert got.value == "eligible_with_conditions"
 

@@ -1,0 +1,185 @@
+"""Checklists: the questions a policy asks people, their answers, and the impact level answers imply."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from assay.checks.context import Text
+
+# What a question is about, so the crosswalk can line up the human duties of different packs.
+Topic = Literal[
+    "risk_management",
+    "training_data",
+    "vendor_documents",
+    "technical_documentation",
+    "instructions_for_use",
+    "human_oversight",
+    "oversight_contact",
+    "human_final_decision",
+    "recourse",
+    "deactivation",
+    "retention",
+    "logging",
+    "notice",
+    "impact_assessment",
+    "impact_level",
+    "bias_analysis",
+    "monitoring",
+    "robustness",
+    "privacy",
+    "independent_assessment",
+    "governance",
+]
+
+
+class Question(BaseModel):
+    """A checklist question a person must answer for a clause (the law asks for more than numbers)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    topic: Topic
+    text: Text
+    # yes_no: "yes" satisfies the clause and "no" fails it; text: any non-empty answer satisfies it;
+    # number: a score (≥ 0) that an impact-level scheme reads.
+    kind: Literal["yes_no", "text", "number"] = "yes_no"
+
+
+class Answer(BaseModel):
+    """One answer in a checklist answers file, with who gave it and when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: str | None = None  # the question's text, as the template wrote it (not judged)
+    answer: bool | int | float | str | None = None
+    answered_by: str | None = None
+    answered_at: date | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _signed(self) -> Answer:
+        if self.answer is not None and not (self.answered_by and self.answered_at):
+            raise ValueError("an answer needs 'answered_by' and 'answered_at'")
+        return self
+
+    def number(self) -> float | None:
+        """Return the answer as a number, or None when it is not one (yes/no is not a number)."""
+        if isinstance(self.answer, bool) or not isinstance(self.answer, int | float):
+            return None
+        return float(self.answer)
+
+
+class Answers(BaseModel):
+    """A checklist answers file: the pack it answers and an answer per question id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str
+    answers: dict[str, Answer] = Field(default_factory=dict)
+
+
+class Level(BaseModel):
+    """One impact level: the largest share of the maximum score that still falls in it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Za-z0-9]+$")
+    up_to: float = Field(gt=0, le=1)
+
+
+class ImpactScheme(BaseModel):
+    """How a pack turns scored answers into an impact level (Canada's AIA: levels I to IV).
+
+    The level is the first whose `up_to` is at least score / maximum, after `mitigation_deduction`
+    is taken off the score when the mitigation answers reach `mitigation_threshold` of theirs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    score: str
+    maximum: str
+    mitigation: str | None = None
+    mitigation_maximum: str | None = None
+    mitigation_threshold: float = Field(default=0.8, gt=0, le=1)
+    mitigation_deduction: float = Field(default=0.15, ge=0, lt=1)
+    levels: list[Level] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ImpactScheme:
+        bounds = [level.up_to for level in self.levels]
+        if bounds != sorted(set(bounds)) or bounds[-1] != 1:
+            raise ValueError("levels need strictly increasing 'up_to', the last one 1")
+        if (self.mitigation is None) != (self.mitigation_maximum is None):
+            raise ValueError("'mitigation' and 'mitigation_maximum' go together")
+        return self
+
+    def question_ids(self) -> list[str]:
+        """Return the ids of the number questions the scheme reads."""
+        ids = [self.score, self.maximum, self.mitigation, self.mitigation_maximum]
+        return [i for i in ids if i is not None]
+
+    def level_ids(self) -> list[str]:
+        """Return the level ids, lowest first."""
+        return [level.id for level in self.levels]
+
+    def check_answers(self, answers: dict[str, Answer]) -> None:
+        """Raise ValueError naming the answer when the given scores cannot be read together."""
+        for qid in self.question_ids():
+            given = answers.get(qid)
+            if given is not None and given.answer is not None:
+                value = given.number()
+                if value is None or value < 0:
+                    raise ValueError(f"answers.{qid}.answer: expected a number ≥ 0, got {given.answer!r}")
+        for part, whole in ((self.score, self.maximum), (self.mitigation, self.mitigation_maximum)):
+            if part is None or whole is None:
+                continue
+            low, high = (_number(answers, q) for q in (part, whole))
+            if high == 0:
+                raise ValueError(f"answers.{whole}.answer: the maximum must be above 0")
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"answers.{part}.answer: {low:g} is above the maximum {whole} = {high:g}")
+
+    def assess(self, answers: dict[str, Answer]) -> LevelFinding:
+        """Return the impact level the answers imply, or an unknown level naming what is missing."""
+        missing = [q for q in (self.score, self.maximum) if _number(answers, q) is None]
+        if missing:
+            return LevelFinding(level=None, reason=f"impact level unknown: {', '.join(missing)} unanswered")
+        score, maximum = _number(answers, self.score), _number(answers, self.maximum)
+        assert score is not None and maximum is not None
+        how = f"impact score {score:g} of {maximum:g}"
+        current = score
+        if self.mitigation is not None and self.mitigation_maximum is not None:
+            mit, mit_max = _number(answers, self.mitigation), _number(answers, self.mitigation_maximum)
+            if mit is None or mit_max is None:
+                how += "; mitigation unanswered, so no deduction"
+            elif mit / mit_max >= self.mitigation_threshold:
+                current = score * (1 - self.mitigation_deduction)
+                how += (
+                    f"; mitigation {mit / mit_max:.0%} ≥ {self.mitigation_threshold:.0%}, "
+                    f"so {self.mitigation_deduction:.0%} off: {current:g}"
+                )
+            else:
+                how += f"; mitigation {mit / mit_max:.0%} < {self.mitigation_threshold:.0%}, no deduction"
+        share = current / maximum
+        level = next(lv for lv in self.levels if share <= lv.up_to + 1e-12)
+        return LevelFinding(
+            level=level.id, reason=f"impact level {level.id}: {how} ({share:.0%}) [{self.source}]"
+        )
+
+
+class LevelFinding(BaseModel):
+    """The impact level a checklist's answers imply (None when they do not say) and how."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: str | None
+    reason: str
+
+
+def _number(answers: dict[str, Answer], qid: str) -> float | None:
+    given = answers.get(qid)
+    return given.number() if given is not None else None
