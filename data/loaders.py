@@ -20,7 +20,6 @@ from assay.checks.policy import PolicyPack, extend_pack
 M = TypeVar("M", bound=BaseModel)
 SERVICES_DIR = Path(str(resources.files("assay.data") / "services"))
 POLICIES_DIR = Path(str(resources.files("assay.policies")))
-DEFAULT_POLICY = "kr-public-service"
 
 
 def sha256_file(path: Path) -> str:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay.checks.errors import AssayInputError
+from assay.policies import DEFAULT_POLICY
 
 EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL = 1, 2, 3, 4
 
@@ -88,11 +89,29 @@ def _emit(payload: Any, output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
 
 
+PolicyOpt = Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")]
+AnswersOpt = Annotated[
+    Path | None,
+    typer.Option(help="Checklist answers (YAML; start from `assay checklist template`)."),
+]
+
+
 @app.command()
-def demo(ledger: LedgerOpt = Path("assay-ledger"), seed: SeedOpt = 7) -> None:
-    """Audit the three demo vendors of the welfare-review scenario under the Korean policy pack."""
+def demo(
+    ledger: LedgerOpt = Path("assay-ledger"),
+    seed: SeedOpt = 7,
+    policy: PolicyOpt = DEFAULT_POLICY,
+    answers: AnswersOpt = None,
+) -> None:
+    """Audit the three demo vendors of the welfare-review scenario (under the Korean pack by default)."""
+    from assay.data.loaders import load_answers, load_policy
     from assay.data.scenario import ensure_welfare_review
     from assay.flows.procure import procurement_round
+
+    # Bad input fails before minutes of scenario generation, not once per vendor afterwards.
+    pack, _ = load_policy(policy)
+    if answers:
+        load_answers(answers, pack)
 
     start = time.perf_counter()
     with err.status("Generating the welfare-review scenario and training three vendor models…"):
@@ -103,11 +122,12 @@ def demo(ledger: LedgerOpt = Path("assay-ledger"), seed: SeedOpt = 7) -> None:
             service="welfare-review",
             candidates=candidates,
             data=folder / "holdout.parquet",
-            policy="kr-public-service",
+            policy=policy,
             ledger=ledger,
             seed=seed,
+            answers=answers,
         )
-    err.print(_summary_table(summaries, "welfare-review under kr-public-service"))
+    err.print(_summary_table(summaries, f"welfare-review under {pack.id}"))
     for s in summaries:
         if s.entry:
             err.print(escape(f"{s.candidate}: report {Path(s.entry) / 'report.html'}"))
@@ -124,18 +144,13 @@ def audit(
     service: Annotated[str, typer.Option(help="Service profile: shipped id or YAML path.")],
     candidate: Annotated[Path, typer.Option(help="The candidate's candidate.yaml.")],
     data: Annotated[Path, typer.Option(help="Evaluation set (.csv or .parquet) with labels.")],
-    policy: Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")] = (
-        "kr-public-service"
-    ),
+    policy: PolicyOpt = DEFAULT_POLICY,
     ledger: LedgerOpt = Path("assay-ledger"),
     seed: SeedOpt = 0,
     output: Annotated[
         Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")
     ] = None,
-    answers: Annotated[
-        Path | None,
-        typer.Option(help="Checklist answers (YAML; start from `assay checklist template`)."),
-    ] = None,
+    answers: AnswersOpt = None,
     explain_id: Annotated[
         list[str] | None,
         typer.Option(

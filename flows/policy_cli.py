@@ -1,4 +1,4 @@
-"""`assay policy` and `assay checklist`: the packs, what each clause relies on, the questionnaire."""
+"""`assay policy` and `assay checklist`: packs, their clauses and crosswalk, and the questionnaire."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assay.policies import DEFAULT_POLICY
+
 policy_app = typer.Typer(
     no_args_is_help=True,
-    help="Inspect policy packs: list the shipped ones, show a pack's clauses, export the schema.",
+    help="Policy packs: list the shipped ones, show a pack's clauses, line packs up by evidence "
+    "(crosswalk), judge a sealed audit under another pack, export the schema.",
 )
 checklist_app = typer.Typer(
     no_args_is_help=True,
@@ -126,7 +129,7 @@ def crosswalk_packs(
 ) -> None:
     """Show, for each kind of evidence, the clauses of every pack that rely on it."""
     from assay.checks.crosswalk import crosswalk
-    from assay.data.loaders import DEFAULT_POLICY, POLICIES_DIR, load_policy
+    from assay.data.loaders import POLICIES_DIR, load_policy
 
     # The default pack first, then the others by id.
     shipped = sorted(p.stem for p in POLICIES_DIR.glob("*.yaml"))
@@ -233,7 +236,7 @@ def schema(
 
 @checklist_app.command("template")
 def checklist_template(
-    policy: Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")] = "kr-public-service",
+    policy: Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")] = DEFAULT_POLICY,
     lang: Annotated[str, typer.Option(help="Language of the questions: ko or en.")] = "ko",
     output: Annotated[Path | None, typer.Option(help="Write the template here instead of stdout.")] = None,
 ) -> None:

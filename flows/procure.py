@@ -23,11 +23,19 @@ def audit_in_round(spec: AuditSpec) -> AuditSummary:
 
 @flow(name="procurement-round", task_runner=ThreadPoolTaskRunner(max_workers=3))
 def procurement_round(
-    service: str, candidates: list[Path], data: Path, policy: str, ledger: Path, seed: int = 0
+    service: str,
+    candidates: list[Path],
+    data: Path,
+    policy: str,
+    ledger: Path,
+    seed: int = 0,
+    answers: Path | None = None,
 ) -> list[AuditSummary]:
-    """Audit every candidate on the same evaluation set and policy, concurrently."""
+    """Audit every candidate on the same evaluation set, policy and checklist answers, concurrently."""
     specs = [
-        AuditSpec(service=service, candidate=c, data=data, policy=policy, ledger=ledger, seed=seed)
+        AuditSpec(
+            service=service, candidate=c, data=data, policy=policy, ledger=ledger, seed=seed, answers=answers
+        )
         for c in candidates
     ]
     futures = [audit_in_round.submit(spec) for spec in specs]

@@ -14,7 +14,8 @@ from assay.checks.crosswalk import crosswalk
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import VerdictStatus, evaluate, recommend
 from assay.checks.registry import all_checks
-from assay.data.loaders import DEFAULT_POLICY, POLICIES_DIR, load_answers, load_policy
+from assay.data.loaders import POLICIES_DIR, load_answers, load_policy
+from assay.policies import DEFAULT_POLICY
 
 SHIPPED = sorted(p.stem for p in POLICIES_DIR.glob("*.yaml"))
 SIGNED = {"answered_by": "Kim Minji, welfare policy team", "answered_at": date(2026, 11, 20)}

@@ -76,6 +76,6 @@ def test_show_of_a_local_pack_names_what_it_extends(run_assay, tmp_path) -> None
     proc = run_assay("policy", "show", str(path), "--json")
     assert proc.returncode == 0, proc.stderr
     pack = json.loads(proc.stdout)
-    assert pack["lineage"] == ["kr-public-service@0.2.0"]
+    assert pack["lineage"] == ["kr-public-service@0.2.1"]
     (clause,) = [c for c in pack["clauses"] if c["id"] == "KR-AIBA-34.1.3"]
     assert clause["evidence"][0]["range"] == "≥ 0.75"
