@@ -234,6 +234,12 @@ def schema(
         output.write_text(text, encoding="utf-8")
 
 
+KIND_HINTS = {
+    "ko": {"yes_no": "yes/no", "text": "글로 답함", "number": "숫자"},
+    "en": {"yes_no": "yes/no", "text": "in words", "number": "a number"},
+}
+
+
 @checklist_app.command("template")
 def checklist_template(
     policy: Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")] = DEFAULT_POLICY,
@@ -251,7 +257,7 @@ def checklist_template(
     pack, _ = load_policy(policy)
     answers = {
         q.id: {
-            "question": f"[{clause.id}] {getattr(q.text, lang)}",
+            "question": f"[{clause.id}] {getattr(q.text, lang)} ({KIND_HINTS[lang][q.kind]})",
             "answer": None,
             "answered_by": None,
             "answered_at": None,
@@ -259,10 +265,12 @@ def checklist_template(
         for clause, q in pack.questions()
     }
     intro = {
-        "ko": "각 질문에 답하십시오 (예/아니오 질문은 yes 또는 no). 답한 사람(answered_by)과 날짜"
-        "(answered_at, YYYY-MM-DD)가 필요합니다. 답하지 않은 질문은 'needs_attestation'이 됩니다.",
-        "en": "Answer each question (yes or no where it asks so), with who answered (answered_by) and "
-        "when (answered_at, YYYY-MM-DD). An unanswered question leaves its clause 'needs_attestation'.",
+        "ko": "각 질문에 답하십시오 (yes 또는 no, 글, 숫자 가운데 질문이 청하는 것). "
+        "답한 사람(answered_by)과 날짜(answered_at, YYYY-MM-DD)가 필요합니다. "
+        "답하지 않은 질문은 'needs_attestation'이 됩니다.",
+        "en": "Answer each question (yes or no, a text or a number, as it asks), with who answered "
+        "(answered_by) and when (answered_at, YYYY-MM-DD). "
+        "An unanswered question leaves its clause 'needs_attestation'.",
     }[lang]
     body = yaml.safe_dump({"policy": pack.id, "answers": answers}, sort_keys=False, allow_unicode=True)
     text = f"# {pack.id} {pack.version}: {intro}\n{body}"

@@ -44,6 +44,15 @@ def test_four_packs_ship_with_the_default_first_in_mind() -> None:
     assert DEFAULT_POLICY in SHIPPED
 
 
+def test_the_packs_readme_gives_each_packs_true_clause_counts() -> None:
+    text = (POLICIES_DIR / "README.md").read_text(encoding="utf-8")
+    for ref in SHIPPED:
+        pack, _ = load_policy(ref)
+        gates = sum(c.severity == "gate" for c in pack.clauses)
+        line = next(li for li in text.splitlines() if li.startswith(f"| `{ref}`"))
+        assert line.endswith(f"| {gates} / {len(pack.clauses) - gates} |"), line
+
+
 @pytest.mark.parametrize("ref", SHIPPED)
 def test_every_cited_check_and_metric_exists_and_every_text_has_both_languages(ref) -> None:
     pack, _ = load_policy(ref)

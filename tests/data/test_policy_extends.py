@@ -74,7 +74,7 @@ def test_a_pack_can_extend_a_local_pack_by_relative_path(tmp_path) -> None:
                        "max": 0.02}],
     }  # fmt: skip
     pack, _ = load_policy(str(_write(tmp_path, district, "district.yaml")))
-    assert pack.lineage == ["kr-public-service@0.2.1", "seoul-welfare@2026.1"]
+    assert pack.lineage == ["kr-public-service@0.3.0", "seoul-welfare@2026.1"]
     assert [e.max for e in _evidence(pack, "SEOUL-WELFARE-1", "ece")] == [0.02]
 
 

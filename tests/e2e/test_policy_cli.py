@@ -19,7 +19,7 @@ def test_list_names_every_shipped_pack(run_assay) -> None:
     packs = {p["id"]: p for p in json.loads(proc.stdout)}
     assert set(packs) == {p.stem for p in POLICIES_DIR.glob("*.yaml")}
     kr = packs["kr-public-service"]
-    assert kr["jurisdiction"] == "KR" and kr["gates"] == 6 and kr["advisory"] == 5
+    assert kr["jurisdiction"] == "KR" and kr["gates"] == 7 and kr["advisory"] == 13
     assert kr["title"]["ko"].startswith("공공서비스")
 
 
@@ -76,6 +76,6 @@ def test_show_of_a_local_pack_names_what_it_extends(run_assay, tmp_path) -> None
     proc = run_assay("policy", "show", str(path), "--json")
     assert proc.returncode == 0, proc.stderr
     pack = json.loads(proc.stdout)
-    assert pack["lineage"] == ["kr-public-service@0.2.1"]
+    assert pack["lineage"] == ["kr-public-service@0.3.0"]
     (clause,) = [c for c in pack["clauses"] if c["id"] == "KR-AIBA-34.1.3"]
     assert clause["evidence"][0]["range"] == "≥ 0.75"
