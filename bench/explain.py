@@ -25,7 +25,7 @@ from assay.checks.results import CheckResult
 from assay.data import welfare_review
 from assay.data.loaders import load_policy, load_profile
 from assay.data.vendors import LEGITIMATE, THRESHOLD
-from assay.models.candidate import SkopsModel
+from assay.models.candidate import EstimatorModel
 
 SEED = 20240601
 CHECK_MAX_SECONDS = 60.0
@@ -58,7 +58,7 @@ def build_model(train: pd.DataFrame, seed: int) -> Any:
 
 def make_context(
     holdout: pd.DataFrame,
-    access: SkopsModel,
+    access: EstimatorModel,
     scores: np.ndarray,
     settings: CheckSettings,
     workers: int,
@@ -161,7 +161,7 @@ def main() -> int:
     start = time.perf_counter()
     pipeline = build_model(train, SEED)
     fitted = time.perf_counter() - start
-    access = SkopsModel(pipeline, FEATURES, positive_class=1)
+    access = EstimatorModel(pipeline, FEATURES, positive_class=1)
     start = time.perf_counter()
     scores = access.predict_scores(holdout)
     scored = time.perf_counter() - start

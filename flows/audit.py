@@ -66,6 +66,7 @@ class AuditSpec(BaseModel):
     # Ids whose individual reasons the user asks for; the record names them by pseudonym only.
     explain_ids: list[str] = []
     answers: Path | None = None  # checklist answers (see `assay checklist template`)
+    trust_pickle: bool = False  # let a pickle/joblib candidate run its code when loaded
 
 
 class AuditSummary(BaseModel):
@@ -108,7 +109,7 @@ def load_inputs(spec: AuditSpec) -> Inputs:
     policy, policy_path = loaders.load_policy(spec.policy)
     answers = loaders.load_answers(spec.answers, policy) if spec.answers else {}
     contract, contract_path = loaders.load_contract(profile, profile_path)
-    candidate = load_candidate(spec.candidate)
+    candidate = load_candidate(spec.candidate, trust_pickle=spec.trust_pickle)
     data = loaders.read_table(spec.data)
     loaders.require_columns(data, [profile.id_column], spec.data, "the profile's id column")
     loaders.require_columns(data, [profile.label.column], spec.data, "the profile's label")
@@ -235,6 +236,8 @@ def seal_record(
     )
     if spec.answers:
         command += f" --answers {spec.answers}"
+    if spec.trust_pickle:
+        command += " --trust-pickle"
     if spec.explain_ids:
         # The record must not hold the ids themselves: the agency's key maps them to these.
         key = Ledger(spec.ledger).pseudonym_key()
@@ -253,7 +256,11 @@ def seal_record(
                 model_version=manifest.version,
             ),
             service=inputs.profile.model_dump(mode="json"),
-            candidate=manifest.model_dump(mode="json"),
+            candidate={
+                **manifest.model_dump(mode="json"),
+                # Loading the model ran the vendor's code: whoever reads the record must know.
+                **({"pickle_trusted": True} if inputs.candidate.pickle_trusted else {}),
+            },
             policy={
                 "id": inputs.policy.id,
                 "version": inputs.policy.version,

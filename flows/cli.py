@@ -159,6 +159,15 @@ def audit(
             "The record names it by a keyed pseudonym; the key stays in LEDGER/private/.",
         ),
     ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Load a pickle or joblib candidate. Dangerous: loading such a file runs whatever code "
+            "it holds, with your permissions; pass this only for a file you would run as a program. "
+            "The record says the pickle was trusted. Prefer skops or ONNX.",
+        ),
+    ] = False,
 ) -> None:
     """Audit one candidate on an evaluation set under a policy and seal the record in the ledger."""
     from assay.flows.audit import AuditSpec, audit_candidate
@@ -172,6 +181,7 @@ def audit(
         seed=seed,
         explain_ids=explain_id or [],
         answers=answers,
+        trust_pickle=trust_pickle,
     )
     with err.status(f"Auditing {candidate}…"):
         summary = audit_candidate(spec)

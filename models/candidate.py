@@ -1,7 +1,10 @@
-"""The Candidate interface and its adapters: skops models and predictions files."""
+"""The Candidate interface and its adapters: skops, ONNX, trusted pickles and predictions files."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,8 @@ import pandas as pd
 from assay.checks.context import ModelAccess
 from assay.checks.errors import AssayInputError
 from assay.data.loaders import load_model, read_table, sha256_file
-from assay.models.manifest import CandidateManifest
+from assay.models.manifest import CODE_FORMATS, CandidateManifest
+from assay.models.onnx_model import load_onnx
 
 # Beyond skops' own trusted list: scikit-learn's fitted-tree containers. They hold arrays only and
 # run no code when loaded; anything else a file asks for is refused.
@@ -32,8 +36,8 @@ class Outputs:
     decisions: np.ndarray
 
 
-class SkopsModel:
-    """A scikit-learn model loaded from a skops file, queried like any ModelAccess."""
+class EstimatorModel:
+    """A scikit-learn-style classifier (from skops or a trusted pickle), queried like any ModelAccess."""
 
     def __init__(self, estimator: Any, features: list[str], positive_class: Any) -> None:
         self._estimator = estimator
@@ -59,7 +63,7 @@ class SkopsModel:
         return self._estimator
 
 
-def load_skops(path: Path, features: list[str], positive_class: Any) -> SkopsModel:
+def load_skops(path: Path, features: list[str], positive_class: Any) -> EstimatorModel:
     """Load a skops file, refusing any type outside skops' and Assay's trusted lists."""
     import skops.io as sio
 
@@ -79,7 +83,31 @@ def load_skops(path: Path, features: list[str], positive_class: Any) -> SkopsMod
     if not hasattr(estimator, "predict_proba"):
         raise AssayInputError(f"{path}: the model has no predict_proba (need a probabilistic classifier)")
     try:
-        return SkopsModel(estimator, features, positive_class)
+        return EstimatorModel(estimator, features, positive_class)
+    except AssayInputError as exc:
+        raise AssayInputError(f"{path}: {exc}") from None
+
+
+def load_pickled(
+    path: Path, raw: bytes, fmt: str, features: list[str], positive_class: Any
+) -> EstimatorModel:
+    """Unpickle a classifier the user trusts (this runs any code the file holds) and wrap it."""
+    try:
+        if fmt == "joblib":
+            import joblib
+
+            estimator = joblib.load(io.BytesIO(raw))
+        else:
+            estimator = pickle.loads(raw)
+    except Exception as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise AssayInputError(
+            f"{path}: cannot load the {fmt} file ({type(exc).__name__}: {detail})"
+        ) from None
+    if not hasattr(estimator, "predict_proba"):
+        raise AssayInputError(f"{path}: the model has no predict_proba (need a probabilistic classifier)")
+    try:
+        return EstimatorModel(estimator, features, positive_class)
     except AssayInputError as exc:
         raise AssayInputError(f"{path}: {exc}") from None
 
@@ -94,6 +122,7 @@ class Candidate:
     sha256: str
     access: ModelAccess | None
     predictions: pd.DataFrame | None = None
+    pickle_trusted: bool = False  # the user let a pickle/joblib file run its code when loaded
 
     def outputs(self, data: pd.DataFrame, id_column: str, data_path: Path) -> Outputs:
         """Return the candidate's scores and decisions for the rows of `data`, in order."""
@@ -161,15 +190,30 @@ class Candidate:
         return Outputs(scores, decisions)
 
 
-def load_candidate(path: Path) -> Candidate:
+def load_candidate(path: Path, trust_pickle: bool = False) -> Candidate:
     """Read candidate.yaml and open what it points to, refusing anything unsafe or malformed."""
     manifest = load_model(path, CandidateManifest)
+    if manifest.format in CODE_FORMATS and not trust_pickle:
+        # Refused before the file is even opened: unpickling is running the vendor's code.
+        raise AssayInputError(
+            f"{path}: field 'format': a {manifest.format} file runs code when loaded; refusing it "
+            "unless you pass --trust-pickle (better: ask the vendor for skops or ONNX)"
+        )
     artifact = (path.parent / manifest.location).resolve()
     if not artifact.is_file():
         raise AssayInputError(f"{path}: field 'location': no such file {artifact}")
+    features, positive = manifest.input_features, manifest.output.positive_class
     if manifest.format == "skops":
-        access = load_skops(artifact, manifest.input_features, manifest.output.positive_class)
+        access = load_skops(artifact, features, positive)
         return Candidate(manifest, path, artifact, sha256_file(artifact), access)
+    if manifest.format == "onnx" or manifest.format in CODE_FORMATS:
+        # Fingerprint the very bytes that are loaded, not the file as it is a moment later.
+        raw = artifact.read_bytes()
+        sha256 = hashlib.sha256(raw).hexdigest()
+        if manifest.format == "onnx":
+            return Candidate(manifest, path, artifact, sha256, load_onnx(artifact, raw, manifest, path))
+        access = load_pickled(artifact, raw, manifest.format, features, positive)
+        return Candidate(manifest, path, artifact, sha256, access, pickle_trusted=True)
     assert manifest.predictions is not None
     preds = read_table(artifact)
     spec = manifest.predictions

@@ -33,6 +33,23 @@ class PredictionsSpec(BaseModel):
         return self
 
 
+class OnnxSpec(BaseModel):
+    """Where an ONNX model keeps its class probabilities, when the model itself does not say."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    probability_output: str | None = Field(
+        None, min_length=1, description="output holding the class probabilities (if the model has several)"
+    )
+    classes: list[int | str | bool] | None = Field(
+        None, min_length=1, description="the class of each probability column, in column order"
+    )
+
+
+# Formats whose loading runs code the file contains: refused unless the user trusts the file.
+CODE_FORMATS = frozenset({"pickle", "joblib"})
+
+
 class CandidateManifest(BaseModel):
     """A vendor's description of one candidate model (candidate.yaml)."""
 
@@ -42,19 +59,22 @@ class CandidateManifest(BaseModel):
     vendor: str = Field(min_length=1)
     model: str = Field(min_length=1)
     version: str = Field(min_length=1)
-    format: Literal["skops", "predictions"]
+    format: Literal["skops", "onnx", "pickle", "joblib", "predictions"]
     location: str = Field(min_length=1, description="model or predictions file, relative to the manifest")
     input_features: list[str] = Field(default_factory=list)
     output: OutputSpec
     predictions: PredictionsSpec | None = None
+    onnx: OnnxSpec | None = None
     intended_use: str = Field(min_length=1)
     training_data: str = Field(min_length=1, description="overview of the training data")
     contact: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def _format_needs(self) -> CandidateManifest:
-        if self.format == "skops" and not self.input_features:
-            raise ValueError("a skops candidate must list its 'input_features'")
+        if self.format != "predictions" and not self.input_features:
+            raise ValueError(f"input_features: a {self.format} candidate must list its input features")
         if self.format == "predictions" and self.predictions is None:
             raise ValueError("a predictions candidate needs a 'predictions' section")
+        if self.onnx is not None and self.format != "onnx":
+            raise ValueError(f"onnx: an 'onnx' section is for format onnx, not {self.format}")
         return self

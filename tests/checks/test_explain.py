@@ -17,7 +17,7 @@ from assay.checks.explain import global_importance
 from assay.checks.reasons import individual_reasons, pseudonym, sentences
 from assay.checks.surrogate import surrogate
 from assay.data.vendors import THRESHOLD, VENDORS, train_model
-from assay.models.candidate import SkopsModel
+from assay.models.candidate import EstimatorModel
 
 SPEC = {v.id: v for v in VENDORS}
 
@@ -27,7 +27,8 @@ def contexts(profile, train, holdout) -> dict[str, AuditContext]:
     """Return an audit context per demo vendor, with its model, scores and decisions."""
     out = {}
     for vendor_id, spec in SPEC.items():
-        access = SkopsModel(train_model(train, spec.features, "irregularity_found", seed=7), spec.features, 1)
+        model = train_model(train, spec.features, "irregularity_found", seed=7)
+        access = EstimatorModel(model, spec.features, 1)
         scores = access.predict_scores(holdout)
         out[vendor_id] = AuditContext(
             profile=profile,

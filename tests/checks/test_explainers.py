@@ -48,7 +48,7 @@ from assay.checks.attribution import (
 )
 from assay.checks.attribution import dependence as dependence_bins
 from assay.checks.explainers import Attribution, Background, Explainer, attribute_rows, choose_explainer
-from assay.models.candidate import SkopsModel
+from assay.models.candidate import EstimatorModel
 
 FEATURES = ["x1", "x2", "noise", "region"]
 NUMBERS = ["x1", "x2", "noise"]
@@ -304,7 +304,7 @@ def test_positive_first_class_on_log_odds_flips_the_sign(frame, yes_no) -> None:
     x, labels = yes_no
     model = GradientBoostingClassifier(n_estimators=30, random_state=0).fit(x, labels)
     assert list(model.classes_) == ["no", "yes"]
-    access = SkopsModel(model, NUMBERS, positive_class="no")
+    access = EstimatorModel(model, NUMBERS, positive_class="no")
     explainer = _choose(access, frame)
     assert (explainer.kind, explainer.scale, explainer.sign) == ("tree", "log-odds", -1.0)
     rows = frame.iloc[:500]
@@ -327,11 +327,11 @@ def test_positive_first_class_on_probabilities_uses_positive_column(frame, yes_n
 def test_skops_adapter_with_positive_first_class_on_probabilities_still_reproduces_scores(
     frame, yes_no
 ) -> None:
-    # SkopsModel keeps its positive column private (`_column`), so the tree explainer explains the
+    # EstimatorModel keeps its positive column private (`_column`), so the tree explainer explains the
     # last class; the explanation must still be of the audited class (today: through permutation).
     x, labels = yes_no
     model = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0, n_jobs=1).fit(x, labels)
-    access = SkopsModel(model, NUMBERS, positive_class="no")
+    access = EstimatorModel(model, NUMBERS, positive_class="no")
     explainer = _choose(access, frame.iloc[:200])
     rows = frame.iloc[200:260]
     att = _assert_exact(explainer, access, rows)
