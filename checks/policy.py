@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from assay.checks.checklist import Answer, ImpactScheme, LevelFinding, Question
 from assay.checks.context import CheckSettings, Text
+from assay.checks.ranking import RankMetric
 from assay.checks.registry import all_checks
 from assay.checks.results import CheckResult, MetricRow, Status
 from assay.checks.stats import CROSS
@@ -154,6 +155,15 @@ class PolicyPack(BaseModel):
     applies_to: list[str] = Field(default_factory=list)
     parameters: CheckSettings = Field(default_factory=CheckSettings)
     impact_levels: ImpactScheme | None = None
+    # What a procurement round ranks candidates on (group metrics once per sensitive attribute).
+    ranking: list[RankMetric] = Field(
+        default_factory=lambda: [
+            RankMetric(metric="equalized_odds_difference"),
+            RankMetric(metric="fpr_gap"),
+            RankMetric(metric="balanced_accuracy"),
+        ],
+        min_length=1,
+    )
     clauses: list[Clause] = Field(min_length=1)
 
     @model_validator(mode="after")

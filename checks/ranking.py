@@ -215,15 +215,20 @@ def rank(
     pairwise = []
     where = f" across {attribute} groups" if attribute else ""
     comparative = "larger" if metric.higher_is_better else "smaller"
-    for a_pos, a in enumerate(order):
-        for b in order[a_pos + 1 :]:
-            i, j = candidates.index(a), candidates.index(b)
+    for a_pos, first in enumerate(order):
+        for second in order[a_pos + 1 :]:
+            i, j = candidates.index(first), candidates.index(second)
             prob = float(((score[:, i] > score[:, j]) + 0.5 * (score[:, i] == score[:, j])).mean())
+            better, worse = first, second
+            if prob < 0.5:
+                # Close point estimates can order a pair against the replicates: say it their way.
+                better, worse, prob = second, first, 1.0 - prob
             sentence = (
-                f"{a} has a {comparative} {PHRASES[metric.metric]}{where} than {b} "
+                f"{better} has a {comparative} {PHRASES[metric.metric]}{where} than {worse} "
                 f"with probability {prob:.2f}"
             )
-            pairwise.append(Pairwise(better=a, worse=b, probability=round(prob, 4), sentence=sentence))
+            pair = Pairwise(better=better, worse=worse, probability=round(prob, 4), sentence=sentence)
+            pairwise.append(pair)
     return Ranking(
         metric=metric.metric,
         attribute=attribute,

@@ -8,7 +8,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from assay.ledger.record import AuditRecord
 
-_ENV = Environment(
+ENV = Environment(
     loader=PackageLoader("assay.dashboards", "templates"),
     autoescape=select_autoescape(["html", "j2"]),
     undefined=StrictUndefined,
@@ -21,7 +21,7 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-_ENV.filters["num"] = _num
+ENV.filters["num"] = _num
 
 
 EXPLANATION_CHECKS = ("explain.global_importance", "explain.surrogate")
@@ -64,7 +64,7 @@ def render_report(record: AuditRecord) -> str:
     by_check: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_check.setdefault(row["check_id"], []).append(row)
-    return _ENV.get_template("report.html.j2").render(
+    return ENV.get_template("report.html.j2").render(
         r=record,
         rows_by_check=by_check,
         explanations=_explanations(record, by_check),

@@ -7,7 +7,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from assay.data import vendors, welfare_review
+from assay.policies import DEFAULT_POLICY
 
 N_TRAIN = 60_000
 N_HOLDOUT = 80_000
@@ -22,6 +25,7 @@ def ensure_welfare_review(seed: int = 7) -> Path:
     """Generate the welfare-review splits and demo candidates once per seed; return their folder."""
     folder = cache_dir() / f"welfare-review-g{welfare_review.GENERATOR_VERSION}-s{seed}"
     if (folder / "holdout.parquet").exists():
+        write_round(folder, seed)
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Build in a temporary sibling and rename, so an interrupted run leaves nothing half-made.
@@ -31,8 +35,29 @@ def ensure_welfare_review(seed: int = 7) -> Path:
         welfare_review.generate(N_HOLDOUT, seed, "holdout").to_parquet(tmp / "holdout.parquet")
         train.to_parquet(tmp / "train.parquet")
         vendors.write_candidates(train, tmp / "candidates", seed)
+        write_round(tmp, seed)
         os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def write_round(folder: Path, seed: int) -> Path:
+    """Write the demo's procurement round file (`round.yaml`) beside the data, if it is missing."""
+    path = folder / "round.yaml"
+    if path.exists():
+        return path
+    candidates = sorted(p.relative_to(folder).as_posix() for p in folder.glob("candidates/*/candidate.yaml"))
+    body = {
+        "id": "welfare-review-demo",
+        "service": "welfare-review",
+        "data": "holdout.parquet",
+        "policy": DEFAULT_POLICY,
+        "seed": seed,
+        "candidates": candidates,
+    }
+    tmp = folder / ".round.yaml.tmp"
+    tmp.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

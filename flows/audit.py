@@ -7,10 +7,12 @@ import io
 import os
 import subprocess
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -30,6 +32,7 @@ from assay.data import loaders
 from assay.ledger.record import AuditRecord, Fingerprints, Subject
 from assay.ledger.store import EntryInfo, Ledger
 from assay.models.candidate import Candidate, Outputs, load_candidate
+from assay.models.endpoint import check_determinism
 
 LIBRARIES = (
     "prefect",
@@ -164,7 +167,12 @@ def validate_contract(inputs: Inputs, spec: AuditSpec) -> CheckResult:
 @task(cache_policy=NO_CACHE)
 def score_candidate(inputs: Inputs, spec: AuditSpec) -> Outputs:
     """Get the candidate's scores and decisions on the evaluation rows."""
-    return inputs.candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
+    candidate = inputs.candidate
+    if candidate.intake_log is not None and candidate.access is not None:
+        # Two identical requests must get identical answers, or no number here can be reproduced.
+        same, differing = check_determinism(candidate.access, inputs.data, rows=50, seed=spec.seed)
+        candidate.determinism = {"deterministic": same, "rows_probed": 50, "rows_differing": differing}
+    return candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="check {check_id}")
@@ -269,6 +277,7 @@ def seal_record(
                 "lineage": inputs.policy.lineage,
             },
             evaluation={"file": spec.data.name, "rows": len(inputs.data)},
+            intake=inputs.candidate.intake(),
             inputs=fingerprints,
             results=results,
             verdicts=verdicts,
@@ -276,11 +285,14 @@ def seal_record(
             timings=timings,
             command=command,
         )
-        return {
+        files = {
             "record.json": record.model_dump_json(indent=2).encode(),
             "metrics.csv": metrics_csv(record),
             "report.html": render_report(record).encode(),
         }
+        if inputs.candidate.intake_log is not None:
+            files["intake.jsonl"] = inputs.candidate.intake_log.to_jsonl()
+        return files
 
     entry = Ledger(spec.ledger).append(inputs.profile.id, manifest.id, build)
     return AuditSummary(
@@ -299,9 +311,24 @@ def seal_record(
     )
 
 
+@dataclass(frozen=True)
+class Audited:
+    """An audit's summary with the per-row outputs a procurement round compares candidates on."""
+
+    summary: AuditSummary
+    decisions: np.ndarray
+    labels: np.ndarray
+    sensitive: pd.DataFrame
+
+
 @flow(name="audit-candidate", flow_run_name="audit {spec.candidate}")
 def audit_candidate(spec: AuditSpec) -> AuditSummary:
     """Audit one candidate on one evaluation set under one policy and seal the record."""
+    return run_audit(spec).summary
+
+
+def run_audit(spec: AuditSpec, chunk_map: Any = None) -> Audited:
+    """Run an audit's tasks (inside a flow) and return its summary with the per-row outputs."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     inputs = load_inputs(spec)
@@ -326,6 +353,8 @@ def audit_candidate(spec: AuditSpec) -> AuditSummary:
         explain_ids=tuple(spec.explain_ids),
         pseudonym_key=Ledger(spec.ledger).pseudonym_key(),
         workers=os.cpu_count() or 1,
+        # An endpoint's requests must all land in this process's intake log: never farmed out.
+        chunk_map=None if inputs.candidate.intake_log is not None else chunk_map,
     )
     # Every registered check runs, so the record says what was measured and what could not be;
     # the policy only decides which of them carry a verdict.
@@ -334,4 +363,5 @@ def audit_candidate(spec: AuditSpec) -> AuditSummary:
     results = [contract, *(f.result() for f in futures)]
     timings["checks"] = sum(r.seconds or 0.0 for r in results)
     timings = {k: round(v, 3) for k, v in timings.items()}
-    return seal_record(spec, inputs, results, timings)
+    summary = seal_record(spec, inputs, results, timings)
+    return Audited(summary, outputs.decisions, inputs.labels, ctx.sensitive)

@@ -89,6 +89,7 @@ def _emit(payload: Any, output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
 
 
+OutputOpt = Annotated[Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")]
 PolicyOpt = Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")]
 AnswersOpt = Annotated[
     Path | None,
@@ -103,40 +104,96 @@ def demo(
     policy: PolicyOpt = DEFAULT_POLICY,
     answers: AnswersOpt = None,
 ) -> None:
-    """Audit the three demo vendors of the welfare-review scenario (under the Korean pack by default)."""
+    """Run the demo's procurement round: three vendors of the welfare-review scenario, compared."""
     from assay.data.loaders import load_answers, load_policy
     from assay.data.scenario import ensure_welfare_review
-    from assay.flows.procure import procurement_round
 
     # Bad input fails before minutes of scenario generation, not once per vendor afterwards.
     pack, _ = load_policy(policy)
     if answers:
         load_answers(answers, pack)
-
     start = time.perf_counter()
     with err.status("Generating the welfare-review scenario and training three vendor models…"):
         folder = ensure_welfare_review(seed)
-    candidates = sorted((folder / "candidates").glob("*/candidate.yaml"))
-    with err.status("Auditing vendor-a, vendor-b and vendor-c concurrently (Prefect)…"):
-        summaries = procurement_round(
-            service="welfare-review",
-            candidates=candidates,
-            data=folder / "holdout.parquet",
-            policy=policy,
-            ledger=ledger,
-            seed=seed,
-            answers=answers,
-        )
-    err.print(_summary_table(summaries, f"welfare-review under {pack.id}"))
-    for s in summaries:
-        if s.entry:
-            err.print(escape(f"{s.candidate}: report {Path(s.entry) / 'report.html'}"))
+    summary = _run_round(folder / "round.yaml", ledger, policy=policy, answers=answers)
     err.print(
         f"Ledger: {ledger} (check it with `assay verify`, list it with `assay history`). "
         f"Took {time.perf_counter() - start:.0f} s."
     )
-    if any(s.error for s in summaries):
+    if any(c.error for c in summary.candidates):
         raise UserError("the demo could not audit every vendor (see the table above)")
+
+
+@app.command()
+def procure(
+    round_file: Annotated[Path, typer.Argument(help="The round file (ROUND.yaml).", metavar="ROUND.yaml")],
+    ledger: LedgerOpt = Path("assay-ledger"),
+    policy: Annotated[
+        str | None, typer.Option(help="Judge under this pack instead of the round file's.")
+    ] = None,
+    answers: AnswersOpt = None,
+    task_runner: Annotated[
+        str,
+        typer.Option(
+            help="Where heavy work runs: threads (this machine) or dask (SHAP chunks and bootstrap "
+            "rankings on a Dask cluster's workers; a local two-worker cluster without --dask-address).",
+        ),
+    ] = "threads",
+    dask_address: Annotated[
+        str | None, typer.Option(help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
+    ] = None,
+    trust_pickle: Annotated[
+        bool, typer.Option("--trust-pickle", help="Let pickle/joblib candidates run their code when loaded.")
+    ] = False,
+    output: OutputOpt = None,
+) -> None:
+    """Audit every candidate of a round under one protocol, then seal their ranked comparison.
+
+    Exit code 1 when no candidate is eligible. A candidate whose intake fails is recorded as failed
+    with the reason; the round goes on with the others.
+    """
+    if task_runner not in ("threads", "dask"):
+        raise UserError(f"--task-runner {task_runner}: expected threads or dask")
+    if dask_address and task_runner != "dask":
+        raise UserError("--dask-address needs --task-runner dask")
+    summary = _run_round(round_file, ledger, policy, answers, task_runner, dask_address, trust_pickle)
+    _emit(summary.model_dump(mode="json"), output)
+    if not summary.eligible:
+        raise typer.Exit(EXIT_GATE_FAILED)
+
+
+def _run_round(
+    round_file: Path,
+    ledger: Path,
+    policy: str | None = None,
+    answers: Path | None = None,
+    task_runner: str = "threads",
+    dask_address: str | None = None,
+    trust_pickle: bool = False,
+) -> Any:
+    from assay.flows.procure import load_round, procurement_round
+
+    rnd = load_round(round_file)
+    names = ", ".join(c.parent.name for c in rnd.candidates)
+    with err.status(f"Auditing {names} concurrently (Prefect, {task_runner})…"):
+        summary = procurement_round(
+            round_file=round_file,
+            ledger=ledger,
+            task_runner=task_runner,
+            dask_address=dask_address,
+            trust_pickle=trust_pickle,
+            policy=policy,
+            answers=answers,
+        )
+    err.print(_summary_table(summary.audits, f"{rnd.spec.id} under {policy or rnd.spec.policy}"))
+    for s in summary.audits:
+        if s.entry:
+            err.print(escape(f"{s.candidate}: report {Path(s.entry) / 'report.html'}"))
+    for ranking in summary.rankings[:3]:
+        for pair in ranking["pairwise"][:2]:
+            err.print(escape(pair["sentence"]))
+    err.print(escape(f"Comparison: {Path(summary.entry) / 'report.html'} ({summary.audit_id})"))
+    return summary
 
 
 @app.command()
@@ -147,9 +204,7 @@ def audit(
     policy: PolicyOpt = DEFAULT_POLICY,
     ledger: LedgerOpt = Path("assay-ledger"),
     seed: SeedOpt = 0,
-    output: Annotated[
-        Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")
-    ] = None,
+    output: OutputOpt = None,
     answers: AnswersOpt = None,
     explain_id: Annotated[
         list[str] | None,
@@ -211,9 +266,13 @@ def _history_rows(ledger: Path) -> list[dict[str, Any]]:
 
     rows = []
     for entry in Ledger(ledger).entries():
+        if "comparison.json" in entry.manifest["files"]:
+            rows.append(_round_row(entry))
+            continue
         record = json.loads(entry.read("record.json"))
         rows.append(
             {
+                "kind": "audit",
                 "audit_id": entry.audit_id,
                 "service": record["subject"]["service"],
                 "candidate": record["subject"]["candidate"],
@@ -226,6 +285,24 @@ def _history_rows(ledger: Path) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _round_row(entry: Any) -> dict[str, Any]:
+    comparison = json.loads(entry.read("comparison.json"))
+    ok = ("eligible", "eligible_with_conditions")
+    eligible = [c["candidate"] for c in comparison["candidates"] if c["recommendation"] in ok]
+    return {
+        "kind": "round",
+        "audit_id": entry.audit_id,
+        "service": entry.manifest["subject"]["service"],
+        "candidate": entry.manifest["subject"]["candidate"],
+        "vendor": "",
+        "version": entry.manifest["version"],
+        "recommendation": f"round: {len(eligible)} of {len(comparison['candidates'])} eligible",
+        "failing_clauses": [],
+        "created_at": entry.manifest["created_at"],
+        "manifest_sha256": entry.manifest_sha256,
+    }
 
 
 @app.command()
@@ -266,8 +343,9 @@ def show(
     entry = Ledger(ledger).find(audit_id) if ledger.is_dir() else None
     if entry is None:
         raise UserError(f"{ledger}: no audit {audit_id!r} (see `assay history`)")
-    record = json.loads(entry.read("record.json"))
-    if as_json:
+    name = "comparison.json" if "comparison.json" in entry.manifest["files"] else "record.json"
+    record = json.loads(entry.read(name))
+    if as_json or name == "comparison.json":
         _emit(record, None)
         return
     from assay.flows.policy_cli import verdict_table

@@ -185,7 +185,7 @@ def judge_record(
     pack, _ = load_policy(policy)
     given = load_answers(answers, pack) if answers else {}
     entry = Ledger(ledger).find(audit_id) if ledger.is_dir() else None
-    if entry is None:
+    if entry is None or "record.json" not in entry.manifest["files"]:
         raise AssayInputError(f"{ledger}: no audit {audit_id!r} (see `assay history`)")
     record = AuditRecord.model_validate_json(entry.read("record.json"))
     try:

@@ -47,6 +47,8 @@ class AuditRecord(BaseModel):
     candidate: dict[str, Any]
     policy: dict[str, Any]
     evaluation: dict[str, Any]
+    # How the candidate was taken in: format, fingerprint, endpoint requests, predictions' join.
+    intake: dict[str, Any] = Field(default_factory=dict)
     inputs: Fingerprints
     results: list[CheckResult]
     verdicts: list[Verdict]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 from assay.checks.context import ModelAccess
 from assay.checks.errors import AssayInputError
 from assay.data.loaders import load_model, read_table, sha256_file
+from assay.models.endpoint import EndpointModel, IntakeLog
 from assay.models.manifest import CODE_FORMATS, CandidateManifest
 from assay.models.onnx_model import load_onnx
 
@@ -123,6 +125,20 @@ class Candidate:
     access: ModelAccess | None
     predictions: pd.DataFrame | None = None
     pickle_trusted: bool = False  # the user let a pickle/joblib file run its code when loaded
+    intake_log: IntakeLog | None = None  # every request to a vendor endpoint, by hash
+    determinism: dict[str, Any] | None = None  # an endpoint's answers to two identical requests
+    coverage: dict[str, int] | None = None  # how a predictions file joined the evaluation rows
+
+    def intake(self) -> dict[str, Any]:
+        """Return what the record says about how the candidate was taken in."""
+        info: dict[str, Any] = {"format": self.manifest.format, "sha256": self.sha256}
+        if self.intake_log is not None and self.manifest.endpoint is not None:
+            info["endpoint"] = self.manifest.endpoint.model_dump(mode="json")
+            info["requests"] = self.intake_log.summary()
+            info["determinism"] = self.determinism
+        if self.coverage is not None:
+            info["coverage"] = self.coverage
+        return info
 
     def outputs(self, data: pd.DataFrame, id_column: str, data_path: Path) -> Outputs:
         """Return the candidate's scores and decisions for the rows of `data`, in order."""
@@ -163,6 +179,7 @@ class Candidate:
                 f"{self.artifact_path}: ids do not join with {data_path} on {id_column!r}: "
                 f"{missing} evaluation rows have no prediction, {extra} predictions match no row"
             )
+        self.coverage = {"evaluation_rows": len(wanted), "predictions": len(ids), "joined": len(wanted)}
         aligned = preds.set_index(ids).loc[wanted.to_numpy()]
         scores = None
         if spec.score_column is not None:
@@ -199,6 +216,14 @@ def load_candidate(path: Path, trust_pickle: bool = False) -> Candidate:
             f"{path}: field 'format': a {manifest.format} file runs code when loaded; refusing it "
             "unless you pass --trust-pickle (better: ask the vendor for skops or ONNX)"
         )
+    if manifest.format == "endpoint":
+        assert manifest.endpoint is not None
+        log = IntakeLog()
+        model = EndpointModel(manifest.endpoint, manifest.input_features, log)
+        # No file to hash: the fingerprint is the endpoint's contract as the manifest states it.
+        contract = json.dumps(manifest.endpoint.model_dump(mode="json"), sort_keys=True).encode()
+        return Candidate(manifest, path, path, hashlib.sha256(contract).hexdigest(), model, intake_log=log)
+    assert manifest.location is not None
     artifact = (path.parent / manifest.location).resolve()
     if not artifact.is_file():
         raise AssayInputError(f"{path}: field 'location': no such file {artifact}")

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay.models.endpoint import EndpointSpec
+
 
 class OutputSpec(BaseModel):
     """What the candidate's output means: positive class, score meaning, decision threshold."""
@@ -59,12 +61,15 @@ class CandidateManifest(BaseModel):
     vendor: str = Field(min_length=1)
     model: str = Field(min_length=1)
     version: str = Field(min_length=1)
-    format: Literal["skops", "onnx", "pickle", "joblib", "predictions"]
-    location: str = Field(min_length=1, description="model or predictions file, relative to the manifest")
+    format: Literal["skops", "onnx", "pickle", "joblib", "predictions", "endpoint"]
+    location: str | None = Field(
+        None, min_length=1, description="model or predictions file, relative to the manifest"
+    )
     input_features: list[str] = Field(default_factory=list)
     output: OutputSpec
     predictions: PredictionsSpec | None = None
     onnx: OnnxSpec | None = None
+    endpoint: EndpointSpec | None = None
     intended_use: str = Field(min_length=1)
     training_data: str = Field(min_length=1, description="overview of the training data")
     contact: str = Field(min_length=1)
@@ -75,6 +80,12 @@ class CandidateManifest(BaseModel):
             raise ValueError(f"input_features: a {self.format} candidate must list its input features")
         if self.format == "predictions" and self.predictions is None:
             raise ValueError("a predictions candidate needs a 'predictions' section")
+        if self.format == "endpoint" and self.endpoint is None:
+            raise ValueError("endpoint: an endpoint candidate needs an 'endpoint' section (url, limits)")
+        if self.format != "endpoint" and self.location is None:
+            raise ValueError(f"location: a {self.format} candidate needs the file's 'location'")
+        if self.endpoint is not None and self.format != "endpoint":
+            raise ValueError(f"endpoint: an 'endpoint' section is for format endpoint, not {self.format}")
         if self.onnx is not None and self.format != "onnx":
             raise ValueError(f"onnx: an 'onnx' section is for format onnx, not {self.format}")
         return self

@@ -54,7 +54,7 @@ def _answers(pack_id: str, spec: str) -> dict[str, object]:
 
 
 def _records(ledger: Path) -> dict[str, AuditRecord]:
-    entries = Ledger(ledger).entries()
+    entries = [e for e in Ledger(ledger).entries() if "record.json" in e.manifest["files"]]
     return {
         r.subject.candidate: r
         for r in (AuditRecord.model_validate_json(e.read("record.json")) for e in entries)
