@@ -25,6 +25,7 @@ from assay.flows.audit import Audited, AuditSpec, AuditSummary, run_audit
 from assay.ledger.comparison import CandidateOutcome, ClauseRow, ComparisonRecord
 from assay.ledger.record import AuditRecord
 from assay.ledger.store import EntryInfo, Ledger
+from assay.models.manifest import CandidateManifest
 from assay.policies import DEFAULT_POLICY
 
 TaskRunnerName = Literal["threads", "dask"]
@@ -63,7 +64,7 @@ def _ref(value: str, folder: Path) -> str:
 
 
 def load_round(path: Path) -> Round:
-    """Read a round file and resolve its paths; a duplicate candidate is a mistake in the file."""
+    """Read a round file and resolve its paths; a duplicate or missing candidate is a mistake in the file."""
     spec = loaders.load_model(path, RoundSpec)
     folder = path.parent
     candidates = [(folder / c).resolve() for c in spec.candidates]
@@ -71,6 +72,10 @@ def load_round(path: Path) -> Round:
     dupes = sorted({c for c in seen if seen.count(c) > 1})
     if dupes:
         raise AssayInputError(f"{path}: field 'candidates': {dupes[0]} is listed twice")
+    # A file that is not there is the round file's mistake, not a vendor's failed intake.
+    absent = [c for c in candidates if not c.is_file()]
+    if absent:
+        raise AssayInputError(f"{path}: field 'candidates': no such file {absent[0]}")
     return Round(
         spec=spec,
         path=path,
@@ -104,7 +109,7 @@ def chunk_runner(task_runner: TaskRunnerName, dask_address: str | None) -> Itera
             )
             dask_address = cluster.scheduler_address
         try:
-            client = stack.enter_context(Client(dask_address, timeout="30s"))
+            client = stack.enter_context(Client(dask_address, timeout="10s"))
         except OSError as exc:
             message = f"--dask-address {dask_address}: no Dask scheduler answers ({exc})"
             raise AssayInputError(message) from None
@@ -128,7 +133,21 @@ def audit_in_round(spec: AuditSpec) -> Audited | AuditSummary:
     try:
         return _audit_flow(spec)
     except AssayInputError as exc:
-        return AuditSummary(service=spec.service, candidate=str(spec.candidate), error=str(exc))
+        manifest = _declared(spec.candidate)
+        return AuditSummary(
+            service=spec.service,
+            candidate=manifest.id if manifest else str(spec.candidate),
+            vendor=manifest.vendor if manifest else None,
+            error=str(exc),
+        )
+
+
+def _declared(path: Path) -> CandidateManifest | None:
+    """Return a candidate's manifest, or None if it cannot be read (its path then names it)."""
+    try:
+        return loaders.load_model(path, CandidateManifest)
+    except AssayInputError:
+        return None
 
 
 @flow(name="audit-candidate", flow_run_name="audit {spec.candidate}")
@@ -280,6 +299,10 @@ def procurement_round(
         AuditRecord.model_validate_json((Path(a.summary.entry) / "record.json").read_bytes()) for a in audited
     ]
     formats = {r.subject.candidate: r.intake.get("format") for r in records}
+    for spec, result in zip(specs, results, strict=True):
+        # A failed intake still has the format its manifest declares, when the manifest reads.
+        if not isinstance(result, Audited) and (manifest := _declared(spec.candidate)) is not None:
+            formats.setdefault(manifest.id, manifest.format)
     outcomes = [_outcome(r, formats) for r in results]
     command = f"assay procure {rnd.path}"
     if policy is not None:
