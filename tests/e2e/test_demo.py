@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from assay.dashboards.comparison import render_comparison
 from assay.dashboards.report import render_report
+from assay.ledger.comparison import ComparisonRecord
 from assay.ledger.record import AuditRecord
 
 pytestmark = pytest.mark.e2e
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def _history(run_assay, ledger: Path) -> dict[str, dict]:
     proc = run_assay("history", "--ledger", str(ledger), "--json")
     assert proc.returncode == 0, proc.stderr
-    return {row["candidate"]: row for row in json.loads(proc.stdout)}
+    return {row["candidate"]: row for row in json.loads(proc.stdout) if row["kind"] == "audit"}
 
 
 def test_demo_recommends_only_the_fair_vendor(run_assay, demo_ledger) -> None:
@@ -83,9 +85,37 @@ def test_verify_passes_then_names_any_changed_file(run_assay, demo_ledger, tmp_p
 
 def test_report_re_renders_byte_identical_from_the_stored_record(demo_ledger) -> None:
     for entry in sorted((demo_ledger / "entries").iterdir()):
+        if (entry / "comparison.json").exists():
+            comparison = ComparisonRecord.model_validate_json((entry / "comparison.json").read_text())
+            assert render_comparison(comparison).encode() == (entry / "report.html").read_bytes()
+            continue
         record = AuditRecord.model_validate_json((entry / "record.json").read_text())
         assert render_report(record).encode() == (entry / "report.html").read_bytes()
         assert record.recommendation.value in (entry / "report.html").read_text()
+
+
+def test_the_demo_round_seals_a_ranked_comparison(run_assay, demo_ledger) -> None:
+    proc = run_assay("history", "--ledger", str(demo_ledger), "--json")
+    (round_row,) = [row for row in json.loads(proc.stdout) if row["kind"] == "round"]
+    assert round_row["audit_id"] == "welfare-review.round-welfare-review-demo.v1"
+    assert round_row["recommendation"] == "round: 1 of 3 eligible"
+    shown = run_assay("show", round_row["audit_id"], "--ledger", str(demo_ledger))
+    comparison = json.loads(shown.stdout)
+    assert {c["candidate"]: c["recommendation"] for c in comparison["candidates"]} == {
+        "vendor-a": "not_eligible", "vendor-b": "not_eligible", "vendor-c": "eligible_with_conditions",
+    }  # fmt: skip
+    gates = {row["clause_id"]: row["verdicts"] for row in comparison["clauses"]}
+    assert gates["KR-ETHICS-03"] == {"vendor-a": "fail", "vendor-b": "fail", "vendor-c": "pass"}
+    eod = next(
+        r for r in comparison["rankings"]
+        if r["metric"] == "equalized_odds_difference" and r["attribute"] == "nationality"
+    )  # fmt: skip
+    assert eod["order"][0] == "vendor-c"
+    pairs = {(p["better"], p["worse"]): p["probability"] for p in eod["pairwise"]}
+    assert pairs[("vendor-c", "vendor-a")] >= 0.95 and pairs[("vendor-c", "vendor-b")] >= 0.95
+    (entry,) = [e for e in (demo_ledger / "entries").iterdir() if (e / "comparison.json").exists()]
+    sentence = "vendor-c has a smaller equalized-odds difference across nationality groups than vendor-a"
+    assert sentence in (entry / "report.html").read_text()
 
 
 def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tmp_path) -> None:
