@@ -352,8 +352,9 @@ def run_audit(spec: AuditSpec, chunk_map: Any = None) -> Audited:
         feature_info=dict(inputs.contract.features) if inputs.contract else {},
         explain_ids=tuple(spec.explain_ids),
         pseudonym_key=Ledger(spec.ledger).pseudonym_key(),
-        workers=os.cpu_count() or 1,
-        # An endpoint's requests must all land in this process's intake log: never farmed out.
+        # An endpoint's requests must all land in this process's intake log and budget: its
+        # chunks are never farmed out, neither to local processes nor to a cluster.
+        workers=1 if inputs.candidate.intake_log is not None else os.cpu_count() or 1,
         chunk_map=None if inputs.candidate.intake_log is not None else chunk_map,
     )
     # Every registered check runs, so the record says what was measured and what could not be;

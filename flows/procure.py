@@ -279,6 +279,13 @@ def procurement_round(
     data_sha256 = loaders.sha256_file(rnd.data) if rnd.data.is_file() else ""
     if not data_sha256:
         raise AssayInputError(f"{rnd.path}: field 'data': no such file {rnd.data}")
+    # Two manifests with one id would be one subject in the ledger and one name in the ranking.
+    ids: dict[str, Path] = {}
+    for path in rnd.candidates:
+        manifest = _declared(path)
+        if manifest is not None and ids.setdefault(manifest.id, path) != path:
+            both = f"{ids[manifest.id]} and {path} both declare id {manifest.id!r}"
+            raise AssayInputError(f"{rnd.path}: field 'candidates': {both}")
     specs = [
         AuditSpec(
             service=rnd.service, candidate=c, data=rnd.data, policy=rnd.policy, ledger=ledger,

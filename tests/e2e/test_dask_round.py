@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def test_a_round_on_two_dask_workers_matches_the_local_runner(run_assay, small_r
     dask_cmp, dask_audits = _sealed(tmp_path / "dask")
     assert local_cmp["rankings"] and local_cmp["rankings"] == dask_cmp["rankings"]
     assert local_cmp["clauses"] == dask_cmp["clauses"]
-    assert local_audits == dask_audits
+    # Verdicts and rankings are identical; a metric may differ in its last bits, since the order in
+    # which BLAS sums a bootstrap's replicates depends on its threads (seen once in ten runs).
+    assert _alike(local_audits, dask_audits)
     assert dask_cmp["task_runner"] == "dask" and "--task-runner dask" in dask_cmp["command"]
 
 
@@ -85,3 +88,14 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(run_assay, small_round,
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "--dask-address tcp://127.0.0.1:9: no Dask scheduler answers" in lines[0]
     assert not (tmp_path / "l" / "entries").exists()
+
+
+def _alike(a: object, b: object) -> bool:
+    """Say whether two JSON values are equal, floats to 1e-9 of each other."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_alike(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_alike(x, y) for x, y in zip(a, b, strict=True))
+    return a == b

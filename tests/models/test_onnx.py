@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 from onnx import TensorProto, helper
+from onnx_convert import OPSETS, pipeline_to_onnx
 from skl2onnx import to_onnx
-from skl2onnx.common import tree_ensemble
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
@@ -30,8 +30,6 @@ from assay.models.candidate import load_candidate
 
 MIXED = ["channel", "region", "income", "children"]
 NUMERIC = ["income", "children", "debt"]
-# Opsets onnxruntime 1.17 (the oldest the `onnx` extra allows) already runs.
-OPSETS = {"": 17, "ai.onnx.ml": 3}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +100,7 @@ def _convert(pipe: Pipeline, sample: pd.DataFrame, zipmap: bool) -> onnx.ModelPr
     """Convert a pipeline over a DataFrame: one input per column, floats as float32."""
     # skl2onnx's ZipMap takes float probabilities only, so float64 columns become float inputs.
     sample = sample.astype({c: np.float32 for c in sample.columns if sample[c].dtype == np.float64})
-    return to_onnx(pipe, sample, target_opset=OPSETS, options={"zipmap": zipmap})
+    return pipeline_to_onnx(pipe, sample, zipmap)
 
 
 @pytest.mark.parametrize(
@@ -150,21 +148,11 @@ def test_one_float_matrix_input_follows_the_manifests_order(mixed, tmp_path) -> 
     assert np.abs(scores - pipe.predict_proba(held_out[NUMERIC])[:, 0]).max() < 1e-5
 
 
-def test_demo_vendor_c_converts_and_scores_alike(scenario, holdout, tmp_path, monkeypatch) -> None:
-    # skl2onnx 1.20 hands protobuf a Python bool for a leaf's `nodes_missing_value_tracks_true`
-    # when it converts HistGradientBoosting; protobuf 6+ refuses it ("Expected an int, got a
-    # boolean"). The patch passes the same value as an int, as the branch nodes already do.
-    original = tree_ensemble.add_node
-
-    def add_node(*args: Any, nodes_missing_value_tracks_true: Any = 0, **kwargs: Any) -> Any:
-        return original(*args, nodes_missing_value_tracks_true=int(nodes_missing_value_tracks_true), **kwargs)
-
-    monkeypatch.setattr(tree_ensemble, "add_node", add_node)
+def test_demo_vendor_c_converts_and_scores_alike(scenario, holdout, tmp_path) -> None:
     shutil.copytree(scenario / "candidates" / "vendor-c", tmp_path / "skops")
     skops = load_candidate(tmp_path / "skops" / "candidate.yaml")
     features = skops.manifest.input_features
-    pipe = skops.access.native()
-    model = to_onnx(pipe, holdout[features].head(1), target_opset=OPSETS, options={"zipmap": False})
+    model = pipeline_to_onnx(skops.access.native(), holdout[features])
     (tmp_path / "model.onnx").write_bytes(model.SerializeToString())
     cand = load_candidate(_manifest(tmp_path, features, positive=1))
     rows = holdout.head(20_000)
