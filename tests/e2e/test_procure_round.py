@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
+from loopback import serving
 from onnx_convert import pipeline_to_onnx
 from threadpoolctl import threadpool_limits
 
@@ -164,16 +165,8 @@ def server(scenario: Path, holdout: pd.DataFrame) -> Iterator[Server]:
     dtypes = holdout[model.features].dtypes.to_dict()
     received = Received()
     handler = type("VendorD", (Scorer,), {"received": received, "model": model, "dtypes": dtypes})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield Server(f"http://127.0.0.1:{httpd.server_address[1]}", received)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serving(handler, poll_interval=0.05) as base:
+        yield Server(base, received)
 
 
 def _write_candidate(folder: Path, manifest: dict[str, Any]) -> str:

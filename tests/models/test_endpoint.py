@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pandas as pd
 import pytest
+from loopback import serving
 from pydantic import ValidationError
 
 from assay.checks.context import ModelAccess
@@ -150,16 +151,8 @@ def server() -> Iterator[Server]:
     """Start the vendor on a free loopback port; stop it after the test."""
     received = Received()
     handler = type("BoundVendor", (Vendor,), {"received": received})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield Server(f"http://127.0.0.1:{httpd.server_address[1]}", received)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serving(handler) as base:
+        yield Server(base, received)
 
 
 def rows(n: int, seed: int = 0) -> pd.DataFrame:
