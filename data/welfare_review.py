@@ -61,6 +61,12 @@ def _by_nationality(
     return out
 
 
+def _income_weights(drift: float) -> list[float]:
+    """Return the income deciles' weights, tilted towards the poorest as drift grows."""
+    base = np.array([18, 16, 14, 12, 10, 9, 7, 6, 5, 3], dtype=float)
+    return list(base * np.linspace(1 + drift, 1 - 0.5 * drift, 10))
+
+
 def true_irregularity_logit(df: pd.DataFrame) -> np.ndarray:
     """Return the log-odds of a real irregularity: a function of circumstances, never of identity."""
     return (
@@ -75,22 +81,30 @@ def true_irregularity_logit(df: pd.DataFrame) -> np.ndarray:
     ).to_numpy(dtype=float)
 
 
-def generate(n: int, seed: int, split: str) -> pd.DataFrame:
-    """Return `n` recipients; `split` is `train` (historical labels) or `holdout` (reviewed labels).
+def generate(n: int, seed: int, split: str, window: int = 0, drift: float = 0.0) -> pd.DataFrame:
+    """Return `n` recipients; `split` is `train` (historical labels), `holdout` (reviewed labels)
+    or `window` (a later evaluation window `window` ≥ 1 in production, reviewed labels).
 
-    The holdout's labels come from the city's randomised quality-control review, which looks at
-    every selected case in full, so they record the true irregularity; the training split carries
-    the historical labels of targeted reviews.
+    The holdout's and windows' labels come from the city's randomised quality-control review, which
+    looks at every selected case in full, so they record the true irregularity; the training split
+    carries the historical labels of targeted reviews. A window with `drift` in (0, 1] has moved:
+    poorer applicants and more mail applications (covariate shift), and irregularities that now
+    also follow the mail channel and long benefit spells (concept shift), which a model trained
+    before cannot know.
     """
-    if split not in ("train", "holdout"):
-        raise ValueError(f"split must be 'train' or 'holdout', not {split!r}")
-    rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+    if split not in ("train", "holdout", "window"):
+        raise ValueError(f"split must be 'train', 'holdout' or 'window', not {split!r}")
+    if (split == "window") != (window >= 1) or not 0.0 <= drift <= 1.0 or (drift and split != "window"):
+        raise ValueError("a window needs window >= 1 and a drift in [0, 1]; other splits take neither")
+    # The train and holdout streams are unchanged by windows, so earlier audits stay reproducible.
+    stream = {"train": [seed, 0], "holdout": [seed, 1]}.get(split, [seed, 2, window])
+    rng = np.random.default_rng(stream)
     nationality = _pick(rng, list(NATIONALITY_SHARES), list(NATIONALITY_SHARES.values()), n)
     household = np.clip(1 + rng.poisson(1.3, n), 1, 8)
     prior_reviews = np.clip(rng.poisson(0.8, n), 0, 8)
     df = pd.DataFrame(
         {
-            "case_id": [f"WR-{split[0].upper()}{i:07d}" for i in range(n)],
+            "case_id": [f"WR-{split[0].upper()}{f'{window:03d}' if window else ''}{i:07d}" for i in range(n)],
             "age": np.clip(rng.normal(52, 16, n).round(), 19, 90).astype(int),
             "sex": _pick(rng, ["female", "male"], [55, 45], n),
             "nationality": nationality,
@@ -98,18 +112,23 @@ def generate(n: int, seed: int, split: str) -> pd.DataFrame:
             "province": _by_nationality(rng, nationality, PROVINCES, PROVINCE_WEIGHTS),
             "household_size": household,
             "children": rng.binomial(household - 1, 0.5),
-            "income_decile": _pick(
-                rng, [str(d) for d in range(1, 11)], [18, 16, 14, 12, 10, 9, 7, 6, 5, 3], n
-            ).astype(int),
+            "income_decile": _pick(rng, [str(d) for d in range(1, 11)], _income_weights(drift), n).astype(
+                int
+            ),
             "months_employed_24": rng.binomial(24, rng.beta(1.5, 2.5, n)),
             "months_on_benefits": np.clip(rng.gamma(2.0, 18.0, n).round(), 0, 240).astype(int),
             "prior_reviews": prior_reviews,
             "prior_irregularity": ((prior_reviews > 0) & (rng.random(n) < 0.3)).astype(int),
-            "application_channel": _pick(rng, CHANNELS, [50, 40, 10], n),
+            "application_channel": _pick(rng, CHANNELS, [50 - 25 * drift, 40, 10 + 25 * drift], n),
             "application_language": _by_nationality(rng, nationality, LANGUAGES, LANGUAGE_WEIGHTS),
         }
     )
-    p_true = 1.0 / (1.0 + np.exp(-true_irregularity_logit(df)))
+    logit = true_irregularity_logit(df)
+    if drift:
+        mail = (df["application_channel"] == "mail").to_numpy()
+        long_spell = (df["months_on_benefits"] > 60).to_numpy()
+        logit = logit + drift * (1.5 * mail + 1.0 * long_spell)
+    p_true = 1.0 / (1.0 + np.exp(-logit))
     truth = rng.random(n) < p_true
     if split == "train":
         over = df["nationality"].map(HISTORICAL_OVER_RECORDING).to_numpy(dtype=float)

@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from assay.data import welfare_review
@@ -64,3 +65,25 @@ def test_true_process_depends_on_neither_sex_nor_nationality(holdout) -> None:
         welfare_review.true_irregularity_logit(holdout),
         welfare_review.true_irregularity_logit(swapped),
     )
+
+
+def test_later_windows_stay_put_without_drift_and_move_with_it() -> None:
+    """A production window is a fresh sample; with drift its inputs and its truth have moved."""
+    from assay.checks.drift import feature_drift
+
+    holdout = welfare_review.generate(20_000, 7, "holdout")
+    calm = welfare_review.generate(20_000, 7, "window", window=1)
+    moved = welfare_review.generate(20_000, 7, "window", window=2, drift=1.0)
+    assert calm["case_id"].iloc[0] == "WR-W0010000000" and moved["case_id"].iloc[0] == "WR-W0020000000"
+    features = [c for c in holdout.columns if c not in ("case_id", "irregularity_found")]
+    assert max(feature_drift(c, holdout[c], calm[c]).psi for c in features) < 0.01
+    assert abs(calm["irregularity_found"].mean() - holdout["irregularity_found"].mean()) < 0.015
+    assert (
+        feature_drift("application_channel", holdout["application_channel"], moved["application_channel"]).psi
+        > 0.25
+    )
+    assert feature_drift("income_decile", holdout["income_decile"], moved["income_decile"]).psi > 0.05
+    assert moved["irregularity_found"].mean() > holdout["irregularity_found"].mean() + 0.05
+    pd.testing.assert_frame_equal(moved, welfare_review.generate(20_000, 7, "window", window=2, drift=1.0))
+    with pytest.raises(ValueError):
+        welfare_review.generate(10, 7, "holdout", drift=0.5)
