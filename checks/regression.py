@@ -1,0 +1,85 @@
+"""Comparing an audit with the previous one: each watched metric's change, its interval, and
+whether it is a regression beyond the policy's tolerance (for the monitor flow, issue 7)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.checks.results import MetricRow
+
+
+class Watch(BaseModel):
+    """A metric the monitor watches: which way is worse, and how much worse is tolerated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str
+    metric: str
+    worse: Literal["up", "down"]
+    tolerance: float = Field(ge=0)
+
+
+class MetricChange(BaseModel):
+    """One metric row's change since the previous audit, with the interval of the change."""
+
+    check_id: str
+    metric: str
+    attribute: str | None
+    group: str | None
+    feature: str | None
+    before: float
+    after: float
+    change: float
+    ci_low: float
+    ci_high: float
+    real: bool  # the interval excludes no change
+    regression: bool  # worse by more than the tolerance, with the whole interval beyond it
+
+
+def _key(row: MetricRow) -> tuple[str, str, str | None, str | None, str | None]:
+    return (row.check_id, row.metric, row.attribute, row.group, row.feature)
+
+
+def _halfwidth(row: MetricRow) -> float:
+    if row.ci_low is None or row.ci_high is None:
+        return 0.0
+    return (row.ci_high - row.ci_low) / 2
+
+
+def compare(before: list[MetricRow], after: list[MetricRow], watches: list[Watch]) -> list[MetricChange]:
+    """Return the change of every watched metric row present, defined, in both audits.
+
+    The two audits draw on different rows, so the change's half-width is the root of the sum of
+    the squared half-widths of the two intervals (independent estimates).
+    """
+    previous = {_key(r): r for r in before}
+    changes = []
+    for row in after:
+        watch = next((w for w in watches if (w.check, w.metric) == (row.check_id, row.metric)), None)
+        old = previous.get(_key(row))
+        if watch is None or old is None or old.value is None or row.value is None:
+            continue
+        change = row.value - old.value
+        half = math.hypot(_halfwidth(old), _halfwidth(row))
+        low, high = change - half, change + half
+        worse_low = low if watch.worse == "up" else -high  # the smallest worsening the interval allows
+        changes.append(
+            MetricChange(
+                check_id=row.check_id,
+                metric=row.metric,
+                attribute=row.attribute,
+                group=row.group,
+                feature=row.feature,
+                before=old.value,
+                after=row.value,
+                change=change,
+                ci_low=low,
+                ci_high=high,
+                real=low > 0 or high < 0,
+                regression=worse_low > watch.tolerance,
+            )
+        )
+    return changes
