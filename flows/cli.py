@@ -89,6 +89,15 @@ def _emit(payload: Any, output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
 
 
+TrustPickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Load pickle or joblib candidates. Dangerous: loading such a file runs whatever code "
+        "it holds, with your permissions; pass this only for a file you would run as a program. "
+        "The record says the pickle was trusted. Prefer skops or ONNX.",
+    ),
+]
 OutputOpt = Annotated[Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")]
 PolicyOpt = Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")]
 AnswersOpt = Annotated[
@@ -142,9 +151,7 @@ def procure(
     dask_address: Annotated[
         str | None, typer.Option(help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
     ] = None,
-    trust_pickle: Annotated[
-        bool, typer.Option("--trust-pickle", help="Let pickle/joblib candidates run their code when loaded.")
-    ] = False,
+    trust_pickle: TrustPickleOpt = False,
     output: OutputOpt = None,
 ) -> None:
     """Audit every candidate of a round under one protocol, then seal their ranked comparison.
@@ -214,15 +221,7 @@ def audit(
             "The record names it by a keyed pseudonym; the key stays in LEDGER/private/.",
         ),
     ] = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Load a pickle or joblib candidate. Dangerous: loading such a file runs whatever code "
-            "it holds, with your permissions; pass this only for a file you would run as a program. "
-            "The record says the pickle was trusted. Prefer skops or ONNX.",
-        ),
-    ] = False,
+    trust_pickle: TrustPickleOpt = False,
 ) -> None:
     """Audit one candidate on an evaluation set under a policy and seal the record in the ledger."""
     from assay.flows.audit import AuditSpec, audit_candidate
