@@ -61,6 +61,17 @@ def _by_nationality(
     return out
 
 
+def _channels(rng: np.random.Generator, age: np.ndarray, drift: float) -> np.ndarray:
+    """Return the application channels; with drift, mail grows, above all among applicants 65+."""
+    if not drift:
+        return _pick(rng, CHANNELS, [50, 40, 10], len(age))
+    older = age >= 65
+    out = np.empty(len(age), dtype=object)
+    out[older] = _pick(rng, CHANNELS, [50 - 30 * drift, 40 - 20 * drift, 10 + 50 * drift], int(older.sum()))
+    out[~older] = _pick(rng, CHANNELS, [50 - 15 * drift, 40, 10 + 15 * drift], int((~older).sum()))
+    return out
+
+
 def _income_weights(drift: float) -> list[float]:
     """Return the income deciles' weights, tilted towards the poorest as drift grows."""
     base = np.array([18, 16, 14, 12, 10, 9, 7, 6, 5, 3], dtype=float)
@@ -88,9 +99,10 @@ def generate(n: int, seed: int, split: str, window: int = 0, drift: float = 0.0)
     The holdout's and windows' labels come from the city's randomised quality-control review, which
     looks at every selected case in full, so they record the true irregularity; the training split
     carries the historical labels of targeted reviews. A window with `drift` in (0, 1] has moved:
-    poorer applicants and more mail applications (covariate shift), and irregularities that now
-    also follow the mail channel and long benefit spells (concept shift), which a model trained
-    before cannot know.
+    poorer applicants and more mail applications, above all from applicants 65 and over (covariate
+    shift), and irregularities that now also follow older applicants' mail applications and long
+    benefit spells (concept shift), which a model trained before cannot know: it misses them among
+    the older applicants most, so the drifted window is both less accurate and less fair by age.
     """
     if split not in ("train", "holdout", "window"):
         raise ValueError(f"split must be 'train', 'holdout' or 'window', not {split!r}")
@@ -102,10 +114,11 @@ def generate(n: int, seed: int, split: str, window: int = 0, drift: float = 0.0)
     nationality = _pick(rng, list(NATIONALITY_SHARES), list(NATIONALITY_SHARES.values()), n)
     household = np.clip(1 + rng.poisson(1.3, n), 1, 8)
     prior_reviews = np.clip(rng.poisson(0.8, n), 0, 8)
+    age = np.clip(rng.normal(52, 16, n).round(), 19, 90).astype(int)
     df = pd.DataFrame(
         {
             "case_id": [f"WR-{split[0].upper()}{f'{window:03d}' if window else ''}{i:07d}" for i in range(n)],
-            "age": np.clip(rng.normal(52, 16, n).round(), 19, 90).astype(int),
+            "age": age,
             "sex": _pick(rng, ["female", "male"], [55, 45], n),
             "nationality": nationality,
             "disability": _pick(rng, ["no", "yes"], [92, 8], n),
@@ -119,15 +132,15 @@ def generate(n: int, seed: int, split: str, window: int = 0, drift: float = 0.0)
             "months_on_benefits": np.clip(rng.gamma(2.0, 18.0, n).round(), 0, 240).astype(int),
             "prior_reviews": prior_reviews,
             "prior_irregularity": ((prior_reviews > 0) & (rng.random(n) < 0.3)).astype(int),
-            "application_channel": _pick(rng, CHANNELS, [50 - 25 * drift, 40, 10 + 25 * drift], n),
+            "application_channel": _channels(rng, age, drift),
             "application_language": _by_nationality(rng, nationality, LANGUAGES, LANGUAGE_WEIGHTS),
         }
     )
     logit = true_irregularity_logit(df)
     if drift:
-        mail = (df["application_channel"] == "mail").to_numpy()
+        older_by_mail = ((df["application_channel"] == "mail") & (df["age"] >= 65)).to_numpy()
         long_spell = (df["months_on_benefits"] > 60).to_numpy()
-        logit = logit + drift * (1.5 * mail + 1.0 * long_spell)
+        logit = logit + drift * (3.0 * older_by_mail + 1.0 * long_spell)
     p_true = 1.0 / (1.0 + np.exp(-logit))
     truth = rng.random(n) < p_true
     if split == "train":

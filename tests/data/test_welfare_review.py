@@ -84,6 +84,12 @@ def test_later_windows_stay_put_without_drift_and_move_with_it() -> None:
     )
     assert feature_drift("income_decile", holdout["income_decile"], moved["income_decile"]).psi > 0.05
     assert moved["irregularity_found"].mean() > holdout["irregularity_found"].mean() + 0.05
+    # The shift lands on older applicants' mail applications: more of them, and more irregular.
+    for frame, mail_share, rate in ((calm, (0.05, 0.15), (0.2, 0.45)), (moved, (0.5, 0.7), (0.7, 0.95))):
+        older = frame[frame["age"] >= 65]
+        by_mail = older["application_channel"] == "mail"
+        assert mail_share[0] < by_mail.mean() < mail_share[1]
+        assert rate[0] < older.loc[by_mail, "irregularity_found"].mean() < rate[1]
     pd.testing.assert_frame_equal(moved, welfare_review.generate(20_000, 7, "window", window=2, drift=1.0))
     with pytest.raises(ValueError):
         welfare_review.generate(10, 7, "holdout", drift=0.5)
