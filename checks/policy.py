@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from assay.checks.checklist import Answer, ImpactScheme, LevelFinding, Question
 from assay.checks.context import CheckSettings, Text
+from assay.checks.monitoring import Monitoring
 from assay.checks.ranking import RankMetric
 from assay.checks.registry import all_checks
 from assay.checks.results import CheckResult, MetricRow, Status
@@ -164,6 +165,8 @@ class PolicyPack(BaseModel):
         ],
         min_length=1,
     )
+    # What a recurring audit (`assay monitor`) watches and how much worse it tolerates.
+    monitoring: Monitoring = Field(default_factory=Monitoring)
     clauses: list[Clause] = Field(min_length=1)
 
     @model_validator(mode="after")

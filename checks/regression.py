@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay.checks.registry import all_checks
 from assay.checks.results import MetricRow
 
 
@@ -21,6 +22,15 @@ class Watch(BaseModel):
     worse: Literal["up", "down"]
     tolerance: float = Field(ge=0)
 
+    @model_validator(mode="after")
+    def _known(self) -> Watch:
+        checks = all_checks()
+        if self.check not in checks:
+            raise ValueError(f"unknown check id {self.check!r}")
+        if self.metric not in checks[self.check].metrics:
+            raise ValueError(f"check {self.check!r} reports no metric {self.metric!r}")
+        return self
+
 
 class MetricChange(BaseModel):
     """One metric row's change since the previous audit, with the interval of the change."""
@@ -30,6 +40,7 @@ class MetricChange(BaseModel):
     attribute: str | None
     group: str | None
     feature: str | None
+    n: int | None  # the smaller of the two audits' counts behind the row (for disclosure)
     before: float
     after: float
     change: float
@@ -73,6 +84,7 @@ def compare(before: list[MetricRow], after: list[MetricRow], watches: list[Watch
                 attribute=row.attribute,
                 group=row.group,
                 feature=row.feature,
+                n=min((x for x in (old.n, row.n) if x is not None), default=None),
                 before=old.value,
                 after=row.value,
                 change=change,

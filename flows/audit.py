@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import subprocess
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE, CacheKeyFnPolicy
 from pydantic import BaseModel
 
 from assay.checks.checklist import Answer
@@ -23,14 +25,16 @@ from assay.checks.context import AuditContext, ServiceProfile
 from assay.checks.contract import CHECK_ID as CONTRACT_CHECK
 from assay.checks.contract import describe_failure
 from assay.checks.errors import AssayInputError
-from assay.checks.policy import PolicyPack, VerdictStatus, evaluate, recommend
+from assay.checks.monitoring import MonitorReport
+from assay.checks.policy import PolicyPack, VerdictStatus, evaluate
 from assay.checks.reasons import pseudonym
 from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status
+from assay.dashboards.artifacts import artifact_key, render_monitor_markdown, verdict_rows
 from assay.dashboards.report import render_report
 from assay.data import loaders
 from assay.ledger.record import AuditRecord, Fingerprints, Subject
-from assay.ledger.store import EntryInfo, Ledger
+from assay.ledger.store import Entry, EntryInfo, Ledger
 from assay.models.candidate import Candidate, Outputs, load_candidate
 from assay.models.endpoint import check_determinism
 
@@ -200,6 +204,27 @@ def _libraries() -> dict[str, str]:
     return {name: metadata.version(name) for name in LIBRARIES}
 
 
+def fingerprint(spec: AuditSpec, inputs: Inputs) -> Fingerprints:
+    """Return the hashes and versions of everything the audit's numbers depend on."""
+    return Fingerprints(
+        data_sha256=loaders.sha256_file(spec.data),
+        model_sha256=inputs.candidate.sha256,
+        policy_sha256=loaders.sha256_file(inputs.policy_path),
+        profile_sha256=loaders.sha256_file(inputs.profile_path),
+        contract_sha256=loaders.sha256_file(inputs.contract_path) if inputs.contract_path else None,
+        answers_sha256=loaders.sha256_file(spec.answers) if spec.answers else None,
+        code_version=_code_version(),
+        libraries=_libraries(),
+        seed=spec.seed,
+    )
+
+
+def run_key(spec: AuditSpec, inputs: Inputs) -> str:
+    """Return a key that names this audit's inputs: equal keys give equal results."""
+    ids = ",".join(spec.explain_ids)
+    return hashlib.sha256(f"{fingerprint(spec, inputs).model_dump_json()}|{ids}".encode()).hexdigest()[:32]
+
+
 def metrics_csv(record: AuditRecord) -> bytes:
     """Return the record's published metric rows as a long-format CSV table (small cells blank)."""
     out = io.StringIO()
@@ -212,7 +237,11 @@ def metrics_csv(record: AuditRecord) -> bytes:
 
 @task(cache_policy=NO_CACHE)
 def seal_record(
-    spec: AuditSpec, inputs: Inputs, results: list[CheckResult], timings: dict[str, float]
+    spec: AuditSpec,
+    inputs: Inputs,
+    results: list[CheckResult],
+    timings: dict[str, float],
+    monitoring: MonitorReport | None = None,
 ) -> AuditSummary:
     """Judge the results under the policy, render the report and seal the entry in the ledger."""
     verdicts = evaluate(inputs.policy, {r.check_id: r for r in results}, inputs.answers)
@@ -227,17 +256,7 @@ def seal_record(
         if (answer := inputs.answers.get(q.id)) is not None and answer.answer is not None
     ]
     manifest = inputs.candidate.manifest
-    fingerprints = Fingerprints(
-        data_sha256=loaders.sha256_file(spec.data),
-        model_sha256=inputs.candidate.sha256,
-        policy_sha256=loaders.sha256_file(inputs.policy_path),
-        profile_sha256=loaders.sha256_file(inputs.profile_path),
-        contract_sha256=loaders.sha256_file(inputs.contract_path) if inputs.contract_path else None,
-        answers_sha256=loaders.sha256_file(spec.answers) if spec.answers else None,
-        code_version=_code_version(),
-        libraries=_libraries(),
-        seed=spec.seed,
-    )
+    fingerprints = fingerprint(spec, inputs)
     command = (
         f"assay audit --service {spec.service} --candidate {spec.candidate} "
         f"--data {spec.data} --policy {spec.policy} --seed {spec.seed}"
@@ -284,30 +303,62 @@ def seal_record(
             attestations=attestations,
             timings=timings,
             command=command,
+            monitoring=monitoring,
         )
         files = {
             "record.json": record.model_dump_json(indent=2).encode(),
             "metrics.csv": metrics_csv(record),
             "report.html": render_report(record).encode(),
         }
+        if monitoring is not None:
+            files["monitor.md"] = render_monitor_markdown(record).encode()
         if inputs.candidate.intake_log is not None:
             files["intake.jsonl"] = inputs.candidate.intake_log.to_jsonl()
         return files
 
     entry = Ledger(spec.ledger).append(inputs.profile.id, manifest.id, build)
+    return summarize(entry)
+
+
+def summarize(entry: Entry) -> AuditSummary:
+    """Return the summary of a sealed audit entry, read back from its record."""
+    record = AuditRecord.model_validate_json(entry.read("record.json"))
+    verdicts = record.verdicts
     return AuditSummary(
         audit_id=entry.audit_id,
-        service=inputs.profile.id,
-        candidate=manifest.id,
-        vendor=manifest.vendor,
+        service=record.subject.service,
+        candidate=record.subject.candidate,
+        vendor=record.subject.vendor,
         version=entry.manifest["version"],
-        recommendation=recommend(verdicts).value,
+        recommendation=record.recommendation.value,
         failing_clauses=[v.clause_id for v in verdicts if v.verdict == VerdictStatus.FAIL],
         failing_metrics={
             v.clause_id: v.failing_metrics() for v in verdicts if v.verdict == VerdictStatus.FAIL
         },
         manifest_sha256=entry.manifest_sha256,
         entry=str(entry.path),
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def publish_artifacts(ledger: Path, audit_id: str) -> None:
+    """Publish a sealed audit's verdict table and report link as Prefect artifacts of its subject."""
+    entry = Ledger(ledger).find(audit_id)
+    if entry is None:  # pragma: no cover - the entry was sealed by this run
+        raise LookupError(f"{ledger}: no entry {audit_id}")
+    record = AuditRecord.model_validate_json(entry.read("record.json"))
+    key = artifact_key(record)
+    create_table_artifact(
+        key=f"{key}-verdicts",
+        table=verdict_rows(record),
+        description=f"{record.audit_id}: {record.recommendation.value} under "
+        f"{record.policy['id']} {record.policy['version']}",
+    )
+    create_link_artifact(
+        key=f"{key}-report",
+        link=(entry.path / "report.html").resolve().as_uri(),
+        link_text=f"{record.audit_id} report",
+        description=f"Sealed as {entry.manifest_sha256[:16]}",
     )
 
 
@@ -321,6 +372,20 @@ class Audited:
     sensitive: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class Measured:
+    """Everything an audit measured, before it is judged and sealed."""
+
+    spec: AuditSpec
+    inputs: Inputs
+    outputs: Outputs
+    sensitive: pd.DataFrame
+    results: list[CheckResult]
+    timings: dict[str, float]
+    key: str
+    reused: int  # check results read back from an earlier, interrupted run
+
+
 @flow(name="audit-candidate", flow_run_name="audit {spec.candidate}")
 def audit_candidate(spec: AuditSpec) -> AuditSummary:
     """Audit one candidate on one evaluation set under one policy and seal the record."""
@@ -328,7 +393,19 @@ def audit_candidate(spec: AuditSpec) -> AuditSummary:
 
 
 def run_audit(spec: AuditSpec, chunk_map: Any = None) -> Audited:
-    """Run an audit's tasks (inside a flow) and return its summary with the per-row outputs."""
+    """Run an audit's tasks (inside a flow), seal it, publish it; return it with the per-row outputs."""
+    m = measure(spec, chunk_map)
+    summary = seal_record(m.spec, m.inputs, m.results, m.timings)
+    publish_artifacts(spec.ledger, summary.audit_id)
+    return Audited(summary, m.outputs.decisions, m.inputs.labels, m.sensitive)
+
+
+def measure(spec: AuditSpec, chunk_map: Any = None, resumable: bool = False) -> Measured:
+    """Load, validate, score and run every check (inside a flow).
+
+    With `resumable`, each check's result is persisted under a key of the audit's inputs, so a
+    run that was killed and is started again with the same inputs reads back what it finished.
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     inputs = load_inputs(spec)
@@ -357,12 +434,20 @@ def run_audit(spec: AuditSpec, chunk_map: Any = None) -> Audited:
         workers=1 if inputs.candidate.intake_log is not None else os.cpu_count() or 1,
         chunk_map=None if inputs.candidate.intake_log is not None else chunk_map,
     )
+    key = run_key(spec, inputs)
+    check_task = run_one_check
+    if resumable:
+        # Only aggregates are persisted: the per-row scores are recomputed, never written out.
+        check_task = run_one_check.with_options(
+            persist_result=True,
+            cache_policy=CacheKeyFnPolicy(cache_key_fn=lambda _, p: f"assay-{key}-{p['check_id']}"),
+        )
     # Every registered check runs, so the record says what was measured and what could not be;
     # the policy only decides which of them carry a verdict.
     others = [c for c in all_checks() if c != CONTRACT_CHECK]
-    futures = [run_one_check.submit(check_id, ctx) for check_id in others]
+    futures = [check_task.submit(check_id, ctx) for check_id in others]
     results = [contract, *(f.result() for f in futures)]
+    reused = sum(1 for f in futures if f.state.name == "Cached")
     timings["checks"] = sum(r.seconds or 0.0 for r in results)
     timings = {k: round(v, 3) for k, v in timings.items()}
-    summary = seal_record(spec, inputs, results, timings)
-    return Audited(summary, outputs.decisions, inputs.labels, ctx.sensitive)
+    return Measured(spec, inputs, outputs, ctx.sensitive, results, timings, key, reused)

@@ -22,6 +22,8 @@ EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL = 1, 2, 3, 4
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # Markdown joins a docstring's wrapped lines into one paragraph in --help.
+    rich_markup_mode="markdown",
     help=(
         "Assay: repeatable, tamper-evident audits of AI models for public services.\n\n"
         "Exit codes: 0 all gates passed, 1 a policy gate failed or could not be decided, "
@@ -246,6 +248,88 @@ def audit(
 
 
 @app.command()
+def monitor(
+    service: Annotated[str, typer.Option(help="Service profile: shipped id or YAML path.")],
+    candidate: Annotated[Path, typer.Option(help="The deployed candidate's candidate.yaml.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Evaluation window (.csv or .parquet), or a folder whose last window by name is audited."
+        ),
+    ],
+    policy: PolicyOpt = DEFAULT_POLICY,
+    ledger: LedgerOpt = Path("assay-ledger"),
+    seed: SeedOpt = 0,
+    answers: AnswersOpt = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            help="The previous audit's window, for drift (default: the file beside the window with its hash)."
+        ),
+    ] = None,
+    notify: Annotated[
+        str | None,
+        typer.Option(help="Prefect notification block for the regression alert, e.g. custom-webhook/alerts."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Persist each check's result (in Prefect's result storage) so a run killed midway and "
+            "started again recomputes only what it had not finished."
+        ),
+    ] = True,
+    trust_pickle: TrustPickleOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Audit a deployed candidate on its latest window and compare with its previous version.
+
+    Seals the audit as the subject's next version with what changed: each watched metric's change
+    and interval, drift per input (PSI and KS or chi-square), and group-share shifts. Exit code 1
+    when a watched metric regressed beyond the policy's tolerance (the run is Failed, the alert is
+    sent) or the candidate is no longer eligible.
+    """
+    from assay.flows.monitor import MonitorSpec, RegressionDetected
+    from assay.flows.monitor import monitor as monitor_flow
+
+    spec = MonitorSpec(
+        service=service,
+        candidate=candidate,
+        data=data,
+        policy=policy,
+        ledger=ledger,
+        seed=seed,
+        answers=answers,
+        reference=reference,
+        notify=notify,
+        resumable=resume,
+        trust_pickle=trust_pickle,
+    )
+    regressed = None
+    with err.status(f"Auditing {candidate} on the latest window of {data}…"):
+        try:
+            summary = monitor_flow(spec)
+        except RegressionDetected as exc:
+            summary, regressed = exc.summary, exc
+    err.print(_summary_table([summary.audit], f"{summary.audit.service} under {policy}"))
+    since = f" since {summary.previous_audit_id}" if summary.previous_audit_id else ""
+    colour = {"regression": "red", "stable": "green"}.get(summary.status, "yellow")
+    err.print(f"[{colour}]{summary.status}[/]{escape(since)} on window {escape(summary.window)}")
+    if regressed is not None:
+        err.print(escape(str(regressed)), highlight=False, soft_wrap=True)
+    elif summary.drifted:
+        err.print(escape(f"drifted inputs: {', '.join(summary.drifted)}"))
+    if not summary.sealed_now:
+        err.print(escape(f"{summary.audit.audit_id} already held this window's audit: not sealed again"))
+    if summary.reused_results:
+        err.print(f"{summary.reused_results} check results read back from an earlier run of the same inputs")
+    if summary.audit.entry:
+        err.print(escape(f"Monitor report: {Path(summary.audit.entry) / 'monitor.md'}"))
+    _emit(summary.model_dump(mode="json"), output)
+    if regressed is not None or summary.audit.recommendation not in ("eligible", "eligible_with_conditions"):
+        raise typer.Exit(EXIT_GATE_FAILED)
+
+
+@app.command()
 def verify(ledger: LedgerOpt = Path("assay-ledger")) -> None:
     """Recompute every hash and link of the ledger; exit 3 naming the first broken file."""
     from assay.ledger.store import Ledger
@@ -355,9 +439,11 @@ def show(
 
 def _register_subcommands() -> None:
     from assay.flows.policy_cli import checklist_app, policy_app
+    from assay.flows.schedule_cli import schedule_app
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(checklist_app, name="checklist")
+    app.add_typer(schedule_app, name="schedule")
 
 
 _register_subcommands()

@@ -16,11 +16,15 @@ from assay.policies import DEFAULT_POLICY
 
 policy_app = typer.Typer(
     no_args_is_help=True,
+    # Markdown joins a docstring's wrapped lines into one paragraph in --help.
+    rich_markup_mode="markdown",
     help="Policy packs: list the shipped ones, show a pack's clauses, line packs up by evidence "
     "(crosswalk), judge a sealed audit under another pack, export the schema.",
 )
 checklist_app = typer.Typer(
     no_args_is_help=True,
+    # Markdown joins a docstring's wrapped lines into one paragraph in --help.
+    rich_markup_mode="markdown",
     help="Checklists: the questions a policy asks people to answer, beside the measured evidence.",
 )
 err = Console(stderr=True)

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from assay.checks.checklist import Answer
+from assay.checks.monitoring import MonitorReport
 from assay.checks.policy import PolicyPack, Recommendation, Verdict, evaluate, recommend
 from assay.checks.results import SCHEMA_VERSION, CheckResult, MetricRow
 
@@ -56,6 +57,8 @@ class AuditRecord(BaseModel):
     attestations: list[dict[str, Any]] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     command: str
+    # Set by `assay monitor`: the comparison with the subject's previous version.
+    monitoring: MonitorReport | None = None
 
     @computed_field  # derived from the verdicts every time, never set by hand
     @property

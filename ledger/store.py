@@ -120,6 +120,11 @@ class Ledger:
         """Return the entry with this audit id, or None."""
         return next((e for e in self.entries() if e.audit_id == audit_id), None)
 
+    def of_subject(self, service: str, candidate: str) -> list[Entry]:
+        """Return the entries of one (service, candidate) subject, oldest version first."""
+        subject = {"service": service, "candidate": candidate}
+        return [e for e in self.entries() if e.manifest["subject"] == subject]
+
     def append(self, service: str, candidate: str, build: Callable[[EntryInfo], dict[str, bytes]]) -> Entry:
         """Seal a new entry for (service, candidate); `build` returns its files given its info.
 

@@ -27,6 +27,8 @@ def test_versions_count_per_subject_and_chain_verifies(tmp_path: Path) -> None:
     a2 = _append(ledger, "svc", "a")
     assert [a1.audit_id, b1.audit_id, a2.audit_id] == ["svc.a.v1", "svc.b.v1", "svc.a.v2"]
     assert a2.manifest["prev_manifest_sha256"] == b1.manifest_sha256
+    assert [e.audit_id for e in ledger.of_subject("svc", "a")] == ["svc.a.v1", "svc.a.v2"]
+    assert ledger.of_subject("svc", "c") == []
     assert ledger.verify() == []
     assert not list((tmp_path / "tmp").iterdir())  # nothing half-written left behind
 
