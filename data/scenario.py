@@ -14,6 +14,11 @@ from assay.policies import DEFAULT_POLICY
 
 N_TRAIN = 60_000
 N_HOLDOUT = 80_000
+N_WINDOW = 20_000
+# Later evaluation windows for `assay monitor`: two calm months, and a drifted one kept apart so a
+# data team can watch the alert fire by copying it in (see the README).
+WINDOWS = {"windows/2026-09.parquet": (1, 0.0), "windows/2026-10.parquet": (2, 0.0),
+           "windows-drifted/2026-11.parquet": (3, 1.0)}  # fmt: skip
 
 
 def cache_dir() -> Path:
@@ -26,6 +31,7 @@ def ensure_welfare_review(seed: int = 7) -> Path:
     folder = cache_dir() / f"welfare-review-g{welfare_review.GENERATOR_VERSION}-s{seed}"
     if (folder / "holdout.parquet").exists():
         write_round(folder, seed)
+        write_windows(folder, seed)
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Build in a temporary sibling and rename, so an interrupted run leaves nothing half-made.
@@ -36,6 +42,7 @@ def ensure_welfare_review(seed: int = 7) -> Path:
         train.to_parquet(tmp / "train.parquet")
         vendors.write_candidates(train, tmp / "candidates", seed)
         write_round(tmp, seed)
+        write_windows(tmp, seed)
         os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -61,3 +68,18 @@ def write_round(folder: Path, seed: int) -> Path:
     tmp.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def write_windows(folder: Path, seed: int) -> list[Path]:
+    """Write the later evaluation windows (`windows/`, `windows-drifted/`) that are missing."""
+    paths = []
+    for name, (window, drift) in WINDOWS.items():
+        path = folder / name
+        paths.append(path)
+        if path.exists():
+            continue
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        welfare_review.generate(N_WINDOW, seed, "window", window=window, drift=drift).to_parquet(tmp)
+        os.replace(tmp, path)
+    return paths

@@ -288,7 +288,7 @@ def monitor(
     when a watched metric regressed beyond the policy's tolerance (the run is Failed, the alert is
     sent) or the candidate is no longer eligible.
     """
-    from assay.flows.monitor import MonitorSpec, RegressionDetected
+    from assay.flows.monitor import MonitorSpec, RegressionDetected, check_inputs
     from assay.flows.monitor import monitor as monitor_flow
 
     spec = MonitorSpec(
@@ -304,6 +304,7 @@ def monitor(
         resumable=resume,
         trust_pickle=trust_pickle,
     )
+    check_inputs(spec)  # before Prefect starts: a wrong path costs a second, not a server start
     regressed = None
     with err.status(f"Auditing {candidate} on the latest window of {data}…"):
         try:

@@ -79,6 +79,27 @@ def latest_window(path: Path) -> Path:
     return path
 
 
+def check_inputs(spec: MonitorSpec, deep: bool = False) -> None:
+    """Load what a monitor run will need, so a mistake fails in one line before any work starts.
+
+    `deep` also opens the candidate and the notification block (slower; for `assay schedule`,
+    whose runs happen later, unattended).
+    """
+    from assay.models.candidate import load_candidate
+
+    loaders.load_profile(spec.service)
+    pack, _ = loaders.load_policy(spec.policy)
+    if spec.answers:
+        loaders.load_answers(spec.answers, pack)
+    latest_window(spec.data)
+    if spec.reference is not None and not spec.reference.is_file():
+        raise AssayInputError(f"--reference {spec.reference}: no such file")
+    if deep:
+        load_candidate(spec.candidate, trust_pickle=spec.trust_pickle)
+        if spec.notify:
+            load_notifier(spec.notify)
+
+
 def find_reference(window: Path, previous: AuditRecord) -> Path | None:
     """Return the file beside `window` whose bytes the previous audit evaluated, if it is still there."""
     wanted = previous.inputs.data_sha256
@@ -125,8 +146,6 @@ def compare_with_previous(
     if previous is None:
         return MonitorReport(**base, previous_audit_id=None, reference_status="none")
     if spec.reference is not None:
-        if not spec.reference.is_file():
-            raise AssayInputError(f"--reference {spec.reference}: no such file")
         reference, status = spec.reference, "given"
     else:
         reference = find_reference(window, previous)
@@ -200,6 +219,8 @@ def monitor(spec: MonitorSpec) -> MonitorSummary:
     logger = get_run_logger()
     if spec.notify:
         load_notifier(spec.notify)  # a wrong block name fails now, not after the whole audit
+    if spec.reference is not None and not spec.reference.is_file():
+        raise AssayInputError(f"--reference {spec.reference}: no such file")
     window = latest_window(spec.data)
     audit_spec = AuditSpec(**{**spec.model_dump(include=set(AuditSpec.model_fields)), "data": window})
     m = measure(audit_spec, resumable=spec.resumable)

@@ -71,24 +71,6 @@ def monitor_deployments(client: Any, names: list[str] | None = None) -> list[Dep
     return sorted(found, key=lambda d: d.name)
 
 
-def _validate(spec: Any) -> None:
-    """Load every input the scheduled audit will need, so a mistake shows now and not at 3 a.m."""
-    from assay.data import loaders
-    from assay.flows.monitor import latest_window, load_notifier
-    from assay.models.candidate import load_candidate
-
-    loaders.load_profile(spec.service)
-    pack, _ = loaders.load_policy(spec.policy)
-    if spec.answers:
-        loaders.load_answers(spec.answers, pack)
-    load_candidate(spec.candidate, trust_pickle=spec.trust_pickle)
-    latest_window(spec.data)
-    if spec.reference is not None and not spec.reference.is_file():
-        raise AssayInputError(f"--reference {spec.reference}: no such file")
-    if spec.notify:
-        load_notifier(spec.notify)
-
-
 def _schedule_of(d: DeploymentResponse) -> tuple[str, str]:
     if not d.schedules:
         return "—", ""
@@ -128,7 +110,7 @@ def create(
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.deployments.runner import EntrypointType
 
-    from assay.flows.monitor import MonitorSpec, monitor
+    from assay.flows.monitor import MonitorSpec, check_inputs, monitor
 
     if timezone not in zoneinfo.available_timezones():
         raise AssayInputError(f"--timezone {timezone}: not an IANA timezone name (e.g. Asia/Seoul)")
@@ -149,7 +131,7 @@ def create(
         trust_pickle=trust_pickle,
     )
     _api_url()
-    _validate(spec)
+    check_inputs(spec, deep=True)
     deployment = monitor.to_deployment(
         name=name,
         schedule=schedule,
