@@ -13,10 +13,15 @@ from assay.ledger.record import AuditRecord
 MARKDOWN = ENV.overlay(autoescape=False)
 
 
-def artifact_key(record: AuditRecord) -> str:
-    """Return the Prefect artifact key prefix of the record's subject (lowercase, digits, dashes)."""
-    raw = f"{record.subject.service}-{record.subject.candidate}".lower()
+def key_of(*parts: str) -> str:
+    """Return a Prefect artifact key made of `parts` (Prefect allows lowercase, digits, dashes)."""
+    raw = "-".join(parts).lower()
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", raw)).strip("-")
+
+
+def artifact_key(record: AuditRecord) -> str:
+    """Return the Prefect artifact key prefix of the record's subject."""
+    return key_of(record.subject.service, record.subject.candidate)
 
 
 def verdict_rows(record: AuditRecord) -> list[dict[str, Any]]:

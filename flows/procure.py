@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 from prefect import flow, task
+from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from assay.checks.context import CheckSettings
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import PolicyPack
 from assay.checks.ranking import Ranking, RankMetric, rank
+from assay.dashboards.artifacts import key_of
 from assay.dashboards.comparison import render_comparison
 from assay.data import loaders
 from assay.flows.audit import Audited, AuditSpec, AuditSummary, run_audit
@@ -344,6 +346,13 @@ def procurement_round(
 
     entry = Ledger(ledger).append(profile.id, f"round-{rnd.spec.id}", build)
     stored = ComparisonRecord.model_validate_json(entry.read("comparison.json"))
+    create_link_artifact(
+        key=key_of(profile.id, "round", rnd.spec.id, "report"),
+        link=(entry.path / "report.html").resolve().as_uri(),
+        link_text=f"{entry.audit_id} comparison",
+        description=f"{len(outcomes)} candidates under {pack.id} {pack.version}; "
+        f"eligible: {', '.join(stored.eligible) or 'none'}",
+    )
     return RoundSummary(
         round_id=rnd.spec.id,
         audit_id=entry.audit_id,
