@@ -222,7 +222,10 @@ def fingerprint(spec: AuditSpec, inputs: Inputs) -> Fingerprints:
 def run_key(spec: AuditSpec, inputs: Inputs) -> str:
     """Return a key that names this audit's inputs: equal keys give equal results."""
     ids = ",".join(spec.explain_ids)
-    return hashlib.sha256(f"{fingerprint(spec, inputs).model_dump_json()}|{ids}".encode()).hexdigest()[:32]
+    # Explained rows are named by the ledger's own pseudonym key: another ledger, other names.
+    key = hashlib.sha256(Ledger(spec.ledger).pseudonym_key()).hexdigest()
+    material = f"{fingerprint(spec, inputs).model_dump_json()}|{ids}|{key}"
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def metrics_csv(record: AuditRecord) -> bytes:
