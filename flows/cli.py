@@ -364,6 +364,8 @@ def _history_rows(ledger: Path) -> list[dict[str, Any]]:
                 "version": entry.manifest["version"],
                 "recommendation": record["recommendation"],
                 "failing_clauses": [v["clause_id"] for v in record["verdicts"] if v["verdict"] == "fail"],
+                # baseline, stable or regression for `assay monitor` audits; None otherwise.
+                "monitoring": (record.get("monitoring") or {}).get("status"),
                 "created_at": entry.manifest["created_at"],
                 "manifest_sha256": entry.manifest_sha256,
             }
@@ -384,6 +386,7 @@ def _round_row(entry: Any) -> dict[str, Any]:
         "version": entry.manifest["version"],
         "recommendation": f"round: {len(eligible)} of {len(comparison['candidates'])} eligible",
         "failing_clauses": [],
+        "monitoring": None,
         "created_at": entry.manifest["created_at"],
         "manifest_sha256": entry.manifest_sha256,
     }
@@ -405,10 +408,11 @@ def history(
     for col in ("audit id", "vendor", "recommendation", "failing clauses", "created"):
         table.add_column(col)
     for r in rows:
+        monitored = {"regression": " [red](regression)[/]", "stable": " (stable)", "baseline": " (baseline)"}
         table.add_row(
             escape(r["audit_id"]),
             escape(r["vendor"]),
-            r["recommendation"],
+            r["recommendation"] + monitored.get(r["monitoring"] or "", ""),
             escape(", ".join(r["failing_clauses"]) or "—"),
             r["created_at"],
         )

@@ -301,6 +301,8 @@ def test_scheduled_monitor_runs_and_fails_on_a_drifted_window(
     assert (ledger / "entries" / "000003" / "report.html").resolve().as_uri() in reports[-1]["data"]
 
     assert _assay(server, "verify", "--ledger", str(ledger)).returncode == 0
+    history = json.loads(_assay(server, "history", "--json", "--ledger", str(ledger)).stdout)
+    assert [h["monitoring"] for h in history] == ["baseline", "stable", "regression"]
     deleted = _assay(server, "schedule", "delete", "vendor-c-nightly")
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(_assay(server, "schedule", "list", "--json").stdout) == []
