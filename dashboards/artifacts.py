@@ -48,7 +48,11 @@ def render_monitor_markdown(record: AuditRecord) -> str:
     if report is None:
         raise ValueError(f"{record.audit_id} is not a monitored audit")
     changes = [(c, _published(record, c.n)) for c in report.changes]
-    shifts = [(s, _published(record, min(s.n_before, s.n_after))) for s in report.group_shift]
+    # A group absent on one side reveals nothing about anyone there: its other count decides.
+    shifts = [
+        (s, _published(record, min((n for n in (s.n_before, s.n_after) if n > 0), default=0)))
+        for s in report.group_shift
+    ]
     return MARKDOWN.get_template("monitor.md.j2").render(
         record=record,
         report=report,
@@ -68,6 +72,9 @@ def alert_text(record: AuditRecord) -> str:
     parts = []
     for c in report.regressions()[:5]:
         where = f" ({c.attribute})" if c.attribute else ""
+        if not _published(record, c.n):  # the alert is published too: small groups stay withheld
+            parts.append(f"{c.metric}{where} worse (numbers withheld: a group below {record.disclosure_min})")
+            continue
         interval = f"[change {c.ci_low:+.3f} to {c.ci_high:+.3f}]"
         parts.append(f"{c.metric}{where} {c.before:.3f} → {c.after:.3f} {interval}")
     more = len(report.regressions()) - len(parts)
