@@ -439,7 +439,8 @@ def measure(spec: AuditSpec, chunk_map: Any = None, resumable: bool = False) -> 
     )
     key = run_key(spec, inputs)
     check_task = run_one_check
-    if resumable:
+    # An endpoint's requests must all be in this run's sealed intake log, so its checks rerun.
+    if resumable and inputs.candidate.intake_log is None:
         # Only aggregates are persisted: the per-row scores are recomputed, never written out.
         check_task = run_one_check.with_options(
             persist_result=True,
@@ -449,8 +450,15 @@ def measure(spec: AuditSpec, chunk_map: Any = None, resumable: bool = False) -> 
     # the policy only decides which of them carry a verdict.
     others = [c for c in all_checks() if c != CONTRACT_CHECK]
     futures = [check_task.submit(check_id, ctx) for check_id in others]
-    results = [contract, *(f.result() for f in futures)]
-    reused = sum(1 for f in futures if f.state.name == "Cached")
+    results = [f.result() for f in futures]
+    cached = [f.state.name == "Cached" for f in futures]
+    # A check that errored (say, out of memory) is tried again rather than read back.
+    for i, (check_id, result) in enumerate(zip(others, results, strict=True)):
+        if cached[i] and result.status == Status.ERROR:
+            results[i] = check_task.with_options(refresh_cache=True).submit(check_id, ctx).result()
+            cached[i] = False
+    results = [contract, *results]
+    reused = sum(cached)
     timings["checks"] = sum(r.seconds or 0.0 for r in results)
     timings = {k: round(v, 3) for k, v in timings.items()}
     return Measured(spec, inputs, outputs, ctx.sensitive, results, timings, key, reused)
