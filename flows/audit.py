@@ -204,6 +204,20 @@ def _libraries() -> dict[str, str]:
     return {name: metadata.version(name) for name in LIBRARIES}
 
 
+def _flow_run() -> dict[str, str] | None:
+    """Return the current flow run's id, and its UI page when a lasting server was configured."""
+    from prefect.runtime import flow_run
+    from prefect.settings import PREFECT_API_URL
+
+    if not flow_run.id:
+        return None
+    out = {"flow_run_id": str(flow_run.id)}
+    # Without PREFECT_API_URL the server was a temporary one: its page is gone after the run.
+    if PREFECT_API_URL.value() and flow_run.ui_url:
+        out["ui_url"] = str(flow_run.ui_url)
+    return out
+
+
 def fingerprint(spec: AuditSpec, inputs: Inputs) -> Fingerprints:
     """Return the hashes and versions of everything the audit's numbers depend on."""
     return Fingerprints(
@@ -307,6 +321,7 @@ def seal_record(
             timings=timings,
             command=command,
             monitoring=monitoring,
+            prefect=_flow_run(),
         )
         files = {
             "record.json": record.model_dump_json(indent=2).encode(),

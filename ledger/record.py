@@ -59,6 +59,8 @@ class AuditRecord(BaseModel):
     command: str
     # Set by `assay monitor`: the comparison with the subject's previous version.
     monitoring: MonitorReport | None = None
+    # The Prefect flow run that made the record: its id, and its page when a server keeps it.
+    prefect: dict[str, str] | None = None
 
     @computed_field  # derived from the verdicts every time, never set by hand
     @property
