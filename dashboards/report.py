@@ -1,27 +1,37 @@
-"""The per-audit HTML report, rendered from the stored record alone."""
+"""The per-audit HTML report, rendered from the stored record alone, in Korean or English."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from assay.dashboards import i18n
 from assay.ledger.record import AuditRecord
-
-ENV = Environment(
-    loader=PackageLoader("assay.dashboards", "templates"),
-    autoescape=select_autoescape(["html", "j2"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-ENV.filters["num"] = _num
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("assay.dashboards", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.filters["num"] = _num
+    return env
+
+
+# Shared with the comparison report and the monitor's markdown, which are not translated: `_()` is
+# the identity there. Each report language has an environment of its own (`report_env`).
+ENV = _environment()
+ENV.install_null_translations(newstyle=True)
 
 
 EXPLANATION_CHECKS = ("explain.global_importance", "explain.surrogate")
@@ -57,14 +67,37 @@ def _reasons(record: AuditRecord) -> list[dict[str, Any]]:
     return sorted(res.details["examples"], key=lambda e: not e["requested"])
 
 
-def render_report(record: AuditRecord) -> str:
-    """Return the audit's HTML report; the same record always gives the same bytes."""
+@functools.cache
+def report_env(lang: str) -> Environment:
+    """Return the environment that renders reports in `lang`, with that language's catalog."""
+    # Not an overlay of ENV: an overlay shares ENV's globals (and its extension installs
+    # translations there), so the comparison report would turn Korean after a Korean report.
+    env = _environment()
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)
+    env.filters.update(
+        local=lambda text: i18n.in_lang(text, lang),
+        number=lambda value: i18n.number(value, lang),
+        long_date=lambda value: i18n.long_date(value, lang),
+        long_datetime=lambda value: i18n.long_datetime(value, lang),
+    )
+    return env
+
+
+def render_report(record: AuditRecord, lang: str = i18n.DEFAULT_LANG) -> str:
+    """Return the audit's HTML report in `lang` (ko or en); the same record always gives the same bytes.
+
+    Raises ValueError for any other language.
+    """
+    env = report_env(i18n.check_lang(lang))
+    other = next(code for code in i18n.LANGS if code != lang)
     disclosure_min = record.disclosure_min
     rows = record.published_rows()
     by_check: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_check.setdefault(row["check_id"], []).append(row)
-    return ENV.get_template("report.html.j2").render(
+    return env.get_template("report.html.j2").render(
+        lang=lang,
+        other={"lang": other, "name": i18n.LANG_NAMES[other], "file": i18n.REPORT_FILES[other]},
         r=record,
         rows_by_check=by_check,
         explanations=_explanations(record, by_check),

@@ -31,6 +31,7 @@ from assay.checks.reasons import pseudonym
 from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status
 from assay.dashboards.artifacts import artifact_key, render_monitor_markdown, verdict_rows
+from assay.dashboards.i18n import REPORT_FILES
 from assay.dashboards.report import render_report
 from assay.data import loaders
 from assay.ledger.record import AuditRecord, Fingerprints, Subject
@@ -326,7 +327,8 @@ def seal_record(
         files = {
             "record.json": record.model_dump_json(indent=2).encode(),
             "metrics.csv": metrics_csv(record),
-            "report.html": render_report(record).encode(),
+            # The sealed report in both languages; Korean is the default one.
+            **{name: render_report(record, lang=lang).encode() for lang, name in REPORT_FILES.items()},
         }
         if monitoring is not None:
             files["monitor.md"] = render_monitor_markdown(record).encode()

@@ -111,7 +111,7 @@ def test_an_audit_under_the_canadian_pack_matches_judging_the_demo_record_and_ca
     assert verdicts["CA-DADM-C-HUMAN"].verdict == VerdictStatus.NOT_APPLICABLE
     assert "impact level I: impact score 20 of 100" in verdicts["CA-DADM-6.1"].reasons[0]
     report = (Path(summary["entry"]) / "report.html").read_text()
-    assert "not_applicable" in report and "id not verified" in report
+    assert "not_applicable" in report and "조항 번호 미확인" in report  # the sealed report is Korean
     # The same checks, judged from the sealed demo record: the same verdicts and reasons.
     judged = run_assay(
         "policy", "judge", "welfare-review.vendor-c.v1", "--policy", "ca-dadm",

@@ -1,0 +1,196 @@
+"""The audit report in one language, Korean by default or English, from Babel message catalogs."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_file
+from babel.messages.pofile import read_po
+from markupsafe import escape
+
+import assay.dashboards
+from assay.checks.context import Text
+from assay.checks.monitoring import Monitoring, MonitorReport
+from assay.checks.policy import EvidenceVerdict, Verdict, VerdictStatus
+from assay.checks.regression import MetricChange
+from assay.checks.results import CheckResult, MetricRow, Status
+from assay.dashboards import i18n
+from assay.dashboards.report import ENV, render_report, report_env
+from assay.ledger.record import AuditRecord, Fingerprints, Subject
+
+PACKAGE = Path(assay.dashboards.__file__).parent
+TEMPLATE = PACKAGE / "templates" / "report.html.j2"
+
+CLAUSE = Text(ko="인공지능 판단 결과의 설명 방안", en="How the AI's results are explained")
+POLICY = Text(ko="공공서비스 인공지능 감사 기준", en="Public-service AI audit standard")
+SERVICE = Text(ko="복지급여 심사 지원", en="Welfare benefit review support")
+QUESTION = Text(ko="사람이 최종 결정을 내립니까?", en="Does a person take the final decision?")
+SUMMARY = Text(ko="위험 점수 0.81 (평균 0.32)", en="risk score 0.81 (average 0.32)")
+SENTENCE = Text(ko="소득 분위 2분위 → 위험 점수 +0.21", en="income decile 2 → risk score +0.21")
+DECISION = Text(ko="급여 재심사 대상 선정", en="choosing cases for benefit re-review")
+
+
+def _record() -> AuditRecord:
+    """Return a small sealed-looking record with every bilingual field the report shows."""
+    verdict = Verdict(
+        clause_id="KR-AIBA-34.1.2", title=CLAUSE, source="AI Basic Act art. 34(1)2", verified=False,
+        severity="gate", verdict=VerdictStatus.FAIL,
+        evidence=[EvidenceVerdict(check="fairness.group_metrics", metric="fpr_gap", bounds="≤ 0.05",
+                                  verdict=VerdictStatus.FAIL, reasons=["fpr_gap 0.090 > 0.05"])],
+    )  # fmt: skip
+    fairness = CheckResult(
+        check_id="fairness.group_metrics", title="Group metrics", status=Status.PASSED,
+        metrics=[
+            MetricRow(check_id="fairness.group_metrics", metric="fpr_gap", attribute="age_band",
+                      value=0.09, ci_low=0.07, ci_high=0.11, n=800),
+            MetricRow(check_id="fairness.group_metrics", metric="fpr", attribute="nationality",
+                      group="other", value=0.5, n=4),
+        ],
+    )  # fmt: skip
+    importance = CheckResult(
+        check_id="explain.global_importance", title="Global importance", status=Status.PASSED,
+        metrics=[MetricRow(check_id="explain.global_importance", metric="importance_share",
+                           feature="income_decile", value=0.4, ci_low=0.35, ci_high=0.45)],
+        details={
+            "ranking": ["income_decile"], "group_rankings": {"age_band": {"65+": ["income_decile"]}},
+            "dependence": {"income_decile": [{"bin": "1-3", "mean_contribution": 0.12}]},
+            "sample": {"rows": 12000, "strata": "sensitive groups × decision", "seed": 7},
+            "explainer": {"name": "TreeExplainer", "note": "exact for trees"},
+            "output_scale": "log-odds", "intervals": "bootstrap",
+        },
+    )  # fmt: skip
+    reasons = CheckResult(
+        check_id="explain.individual_reasons", title="Individual reasons", status=Status.PASSED,
+        details={"examples": [{"pseudonym": "p-0a1b2c", "requested": True, "summary": SUMMARY.model_dump(),
+                               "reasons": [{"sentence": SENTENCE.model_dump()}]}]},
+    )  # fmt: skip
+    change = MetricChange(
+        check_id="fairness.group_metrics", metric="fpr_gap", attribute="age_band", group=None, feature=None,
+        n=800, before=0.05, after=0.14, change=0.09, ci_low=0.07, ci_high=0.11, real=True, regression=True,
+    )  # fmt: skip
+    return AuditRecord(
+        audit_id="welfare-review.vendor-c.v2",
+        version=2,
+        created_at="2026-11-01T06:00:00+09:00",
+        subject=Subject(service="welfare-review", candidate="vendor-c", vendor="Gongjeong Systems",
+                        model="scorer", model_version="1.0.0"),
+        service={"title": SERVICE.model_dump(), "decision": DECISION.model_dump(),
+                 "score_label": Text(ko="위험 점수", en="risk score").model_dump()},
+        candidate={"intended_use": "triage", "training_data": "2019-2024 cases",
+                   "input_features": ["income_decile"], "contact": "vendor@example.org",
+                   "output": {"score": "risk", "positive_class": 1, "threshold": 0.5}},
+        policy={"id": "kr-public-service", "version": "0.3.0", "title": POLICY.model_dump(),
+                "parameters": {"disclosure_min": 10}},
+        evaluation={"file": "holdout.parquet", "rows": 20000},
+        inputs=Fingerprints(
+            data_sha256="ab" * 32, model_sha256="cd" * 32, policy_sha256="ef" * 32, profile_sha256="01" * 32,
+            contract_sha256=None, code_version="0.1.0", libraries={"numpy": "2.4.0"}, seed=7,
+        ),
+        results=[fairness, importance, reasons],
+        verdicts=[verdict],
+        attestations=[{"clause": "KR-AIBA-34.1.2", "question_id": "human_final",
+                       "question_text": QUESTION.model_dump(), "answer": True, "answered_by": "Kim Minji",
+                       "answered_at": "2026-11-20"}],
+        command="assay audit --service welfare-review --seed 7",
+        monitoring=MonitorReport(
+            run_key="k", previous_audit_id="welfare-review.vendor-c.v1", window="2026-10.parquet",
+            window_sha256="cd" * 32, reference="2026-09.parquet", reference_status="found",
+            settings=Monitoring(), changes=[change],
+        ),
+    )  # fmt: skip
+
+
+BILINGUAL = [CLAUSE, POLICY, SERVICE, DECISION, QUESTION, SUMMARY, SENTENCE]
+
+
+def test_the_report_is_korean_by_default() -> None:
+    html = render_report(_record())
+    assert html.startswith('<!DOCTYPE html>\n<html lang="ko">\n')
+    assert "<h2>조항별 판정</h2>" in html and "<h1>감사 보고서</h1>" in html
+    for text in BILINGUAL:
+        assert escape(text.ko) in html, text.ko
+        assert escape(text.en) not in html, text.en
+    assert "Clause by clause" not in html and "Audit report" not in html
+    assert '<td class="verdict-fail">미충족</td>' in html
+    assert '<td class="rec-not_eligible">부적격</td>' in html
+    assert "(조항 번호 미확인)" in html and "(id not verified)" not in html
+    # Numbers and dates in prose follow the language; the metric tables keep their decimals.
+    assert "20,000행" in html and "2026년 11월 1일 06:00 (GMT+09:00)" in html and "2026년 11월 20일" in html
+    assert "관찰 지표 1개 행이 정책의 허용 범위를 넘어 악화되었습니다." in html
+    assert "<td>0.0900</td>" in html and "비공개 (n &lt; 10)" in html
+    assert '<a href="report.en.html" hreflang="en" lang="en">English</a>' in html
+
+
+def test_the_report_is_english_when_asked() -> None:
+    html = render_report(_record(), lang="en")
+    assert html.startswith('<!DOCTYPE html>\n<html lang="en">\n')
+    assert "<h2>Clause by clause</h2>" in html and "<h1>Audit report</h1>" in html
+    for text in BILINGUAL:
+        assert escape(text.en) in html, text.en
+        assert escape(text.ko) not in html, text.ko
+    assert "조항별 판정" not in html and "감사 보고서" not in html
+    assert '<td class="verdict-fail">fail</td>' in html
+    assert '<td class="rec-not_eligible">not eligible</td>' in html
+    assert "20,000 rows" in html and "November 1, 2026 06:00 (GMT+09:00)" in html
+    assert "1 watched metric row regressed beyond the pack's tolerance." in html
+    assert '<a href="report.html" hreflang="ko" lang="ko">한국어</a>' in html
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_report_loads_nothing_from_outside(lang: str) -> None:
+    html = render_report(_record(), lang=lang)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//|url\(|@import""", html)
+    assert re.findall(r'href="([^"]*)"', html) == [i18n.REPORT_FILES["en" if lang == "ko" else "ko"]]
+
+
+def _template_messages() -> set[str | tuple[str, ...]]:
+    options = {"trim_blocks": "true", "lstrip_blocks": "true", "newstyle_gettext": "true", "silent": "false"}
+    return {message for _, message, _, _ in extract_from_file("jinja2", TEMPLATE, options=options)}
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_catalog_translates_every_message_of_the_template(lang: str) -> None:
+    messages = _template_messages()
+    assert len(messages) > 50, "the extractor found (almost) nothing: is the template still parsed?"
+    path = PACKAGE / "locale" / lang / "LC_MESSAGES" / "report.po"
+    catalog = read_po(io.BytesIO(path.read_bytes()), locale=lang)
+    missing = []
+    for message in sorted(messages, key=str):
+        entry = catalog.get(message[0] if isinstance(message, tuple) else message)
+        strings = (
+            entry.string
+            if entry is not None and isinstance(entry.string, tuple)
+            else (entry and entry.string,)
+        )
+        if entry is None or entry.fuzzy or not all(strings):
+            missing.append(message)
+    assert not missing, f"untranslated in {lang}: {missing}"
+    # Placeholders of a translation are those of its message id (babel's python-format check).
+    assert [(m.id, errors) for m, errors in catalog.check()] == []
+
+
+def test_rendering_twice_gives_the_same_bytes_in_both_languages() -> None:
+    record = _record()
+    for lang in ("ko", "en"):
+        first = render_report(record, lang=lang)
+        # From scratch: catalogs read again, a fresh environment, the record as the ledger stores it.
+        report_env.cache_clear()
+        i18n.translations.cache_clear()
+        again = render_report(AuditRecord.model_validate_json(record.model_dump_json()), lang=lang)
+        assert first.encode() == again.encode()
+    assert render_report(record, lang="ko") != render_report(record, lang="en")
+
+
+@pytest.mark.parametrize("lang", ["fr", "KO", "en-US", ""])
+def test_any_other_language_is_refused_by_name(lang: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(lang))):
+        render_report(_record(), lang=lang)
+
+
+def test_the_shared_environment_stays_untranslated() -> None:
+    render_report(_record(), lang="ko")
+    assert ENV.from_string("{{ _('Audit report') }}").render() == "Audit report"
+    assert report_env("ko").from_string("{{ _('Audit report') }}").render() == "감사 보고서"
