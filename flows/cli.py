@@ -442,13 +442,68 @@ def show(
     Console().print(f"Report: {entry.path / 'report.html'}")
 
 
+@app.command()
+def report(
+    audit_id: Annotated[str, typer.Argument(help="An audit or round id from `assay history`.")],
+    ledger: LedgerOpt = Path("assay-ledger"),
+    lang: Annotated[str, typer.Option(help="Language of the report: ko or en.")] = "ko",
+    fmt: Annotated[str, typer.Option("--format", help="html, or pdf (A4, needs the pdf extra).")] = "html",
+    output: Annotated[
+        Path | None, typer.Option(help="Write it here (default: ./AUDIT_ID.LANG.html or .pdf).")
+    ] = None,
+) -> None:
+    """Render a sealed audit's report (or a round's comparison) from its stored record alone.
+
+    The ledger is verified first: a report is never printed from an entry that was altered. A
+    PDF carries the entry's manifest SHA-256 and the page number in every page footer.
+    """
+    from assay.ledger.record import AuditRecord
+    from assay.ledger.store import Ledger
+
+    if lang not in ("ko", "en"):
+        raise UserError(f"--lang {lang}: expected ko or en")
+    if fmt not in ("html", "pdf"):
+        raise UserError(f"--format {fmt}: expected html or pdf")
+    store = Ledger(ledger)
+    entry = store.find(audit_id) if ledger.is_dir() else None
+    if entry is None:
+        raise UserError(f"{ledger}: no audit {audit_id!r} (see `assay history`)")
+    problems = store.verify()
+    if problems:
+        raise UserError(f"ledger integrity failure: {problems[0]} (no report printed)", EXIT_INTEGRITY)
+    if "comparison.json" in entry.manifest["files"]:
+        from assay.dashboards.comparison import render_comparison
+        from assay.ledger.comparison import ComparisonRecord
+
+        html = render_comparison(ComparisonRecord.model_validate_json(entry.read("comparison.json")))
+    else:
+        from assay.dashboards.report import render_report
+
+        html = render_report(AuditRecord.model_validate_json(entry.read("record.json")), lang=lang)
+    target = output or Path(f"{audit_id}.{lang}.{fmt}")
+    if fmt == "pdf":
+        try:
+            from assay.dashboards.pdf import render_pdf
+        except ImportError as exc:  # pragma: no cover - the pdf extra is part of make's install
+            raise UserError(f"--format pdf needs the pdf extra (pip install 'assay[pdf]'): {exc}") from exc
+        data = render_pdf(html, f"{audit_id} · manifest SHA-256 {entry.manifest_sha256}")
+    else:
+        data = html.encode()
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    err.print(escape(f"{target} ({len(data):,} bytes) from {entry.path}"))
+
+
 def _register_subcommands() -> None:
+    from assay.flows.dashboard_cli import dashboard_app
     from assay.flows.policy_cli import checklist_app, policy_app
     from assay.flows.schedule_cli import schedule_app
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(checklist_app, name="checklist")
     app.add_typer(schedule_app, name="schedule")
+    app.add_typer(dashboard_app, name="dashboard")
 
 
 _register_subcommands()
