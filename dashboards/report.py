@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from assay.dashboards import i18n
+from assay.dashboards.charts import fairness_charts
 from assay.ledger.record import AuditRecord
 
 
@@ -101,6 +102,7 @@ def render_report(record: AuditRecord, lang: str = i18n.DEFAULT_LANG) -> str:
         r=record,
         rows_by_check=by_check,
         explanations=_explanations(record, by_check),
+        charts=fairness_charts(rows),
         reasons=_reasons(record),
         disclosure_min=disclosure_min,
         recommendation=record.recommendation.value,
