@@ -37,7 +37,7 @@ REPORT_FILES = {"ko": "report.html", "en": "report.en.html"}
 LANG_NAMES = {"ko": "한국어", "en": "English"}
 # The templates whose texts the catalogs translate, and how they are parsed (as the report's
 # environment parses them, so that extracted message ids are the ones rendering looks up).
-TEMPLATES = ("report.html.j2",)
+TEMPLATES = ("report.html.j2", "comparison.html.j2")
 EXTRACT_OPTIONS = {
     "trim_blocks": "true",
     "lstrip_blocks": "true",

@@ -475,7 +475,8 @@ def report(
         from assay.dashboards.comparison import render_comparison
         from assay.ledger.comparison import ComparisonRecord
 
-        html = render_comparison(ComparisonRecord.model_validate_json(entry.read("comparison.json")))
+        comparison = ComparisonRecord.model_validate_json(entry.read("comparison.json"))
+        html = render_comparison(comparison, lang=lang)
     else:
         from assay.dashboards.report import render_report
 

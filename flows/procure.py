@@ -22,6 +22,7 @@ from assay.checks.policy import PolicyPack
 from assay.checks.ranking import Ranking, RankMetric, rank
 from assay.dashboards.artifacts import key_of
 from assay.dashboards.comparison import render_comparison
+from assay.dashboards.i18n import REPORT_FILES
 from assay.data import loaders
 from assay.flows.audit import Audited, AuditSpec, AuditSummary, run_audit
 from assay.ledger.comparison import CandidateOutcome, ClauseRow, ComparisonRecord
@@ -341,7 +342,8 @@ def procurement_round(
         )
         return {
             "comparison.json": record.model_dump_json(indent=2).encode(),
-            "report.html": render_comparison(record).encode(),
+            # Both languages, as for every audit; Korean is the default one.
+            **{name: render_comparison(record, lang=lang).encode() for lang, name in REPORT_FILES.items()},
         }
 
     entry = Ledger(ledger).append(profile.id, f"round-{rnd.spec.id}", build)

@@ -88,9 +88,11 @@ def test_report_re_renders_byte_identical_from_the_stored_record(demo_ledger) ->
         if (entry / "comparison.json").exists():
             comparison = ComparisonRecord.model_validate_json((entry / "comparison.json").read_text())
             assert render_comparison(comparison).encode() == (entry / "report.html").read_bytes()
+            assert render_comparison(comparison, "en").encode() == (entry / "report.en.html").read_bytes()
             continue
         record = AuditRecord.model_validate_json((entry / "record.json").read_text())
         assert render_report(record).encode() == (entry / "report.html").read_bytes()
+        assert render_report(record, "en").encode() == (entry / "report.en.html").read_bytes()
         assert record.recommendation.value in (entry / "report.html").read_text()
 
 
@@ -115,7 +117,8 @@ def test_the_demo_round_seals_a_ranked_comparison(run_assay, demo_ledger) -> Non
     assert pairs[("vendor-c", "vendor-a")] >= 0.95 and pairs[("vendor-c", "vendor-b")] >= 0.95
     (entry,) = [e for e in (demo_ledger / "entries").iterdir() if (e / "comparison.json").exists()]
     sentence = "vendor-c has a smaller equalized-odds difference across nationality groups than vendor-a"
-    assert sentence in (entry / "report.html").read_text()
+    assert sentence in (entry / "report.en.html").read_text()
+    assert "vendor-c의 값이 vendor-a보다 작을 확률" in (entry / "report.html").read_text()
 
 
 def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tmp_path) -> None:
