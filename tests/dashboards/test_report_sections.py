@@ -43,3 +43,27 @@ def test_a_complete_audit_says_so() -> None:
     )
     section = _section(render_report(record, lang="en"), "What this audit did not measure")
     assert "Every registered check ran and every clause was decided." in section
+
+
+def test_intake_and_the_data_contract_are_shown() -> None:
+    contract = CheckResult(
+        check_id="data.contract", title="Data contract", status=Status.FAILED,
+        details={"expectations": [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "age"}, "success": False,
+             "unexpected_count": 12},
+        ]},
+    )  # fmt: skip
+    intake = {
+        "format": "endpoint",
+        "sha256": "ef" * 32,
+        "requests": {"requests": 41, "retries": 2, "failures": 1},
+        "determinism": {"deterministic": False, "rows_probed": 50, "rows_differing": 3},
+    }
+    record = _record().model_copy(update={"results": [contract], "intake": intake})
+    section = _section(render_report(record, lang="en"), "Intake and data contract")
+    assert "<code>endpoint</code>" in section and "ef" * 32 in section
+    assert "failures 1, requests 41, retries 2" in section
+    assert "3 of 50 rows asked twice got different answers" in section
+    assert '<td>age</td><td class="verdict-fail">not met</td><td>12</td>' in section
+    korean = _section(render_report(record), "모델 접수와 데이터 계약")
+    assert "두 번 물은 50행 가운데 3행의 답이 달랐습니다" in korean
