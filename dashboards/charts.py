@@ -3,19 +3,18 @@ attribute, from the published rows (small groups stay suppressed). The template 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel
 
 from assay.checks.stats import CROSS
+from assay.dashboards.site_charts import OKABE_ITO, decimals, round_axis
 
 # The error rates and selection rate the fairness clauses compare, in the order they are drawn.
 CHARTED = ("selection_rate", "fpr", "fnr")
 # Okabe–Ito: told apart with every common colour-vision deficiency, one per charted metric.
-COLOURS = {"selection_rate": "#0072B2", "fpr": "#D55E00", "fnr": "#009E73"}
+COLOURS = {"selection_rate": OKABE_ITO[0], "fpr": OKABE_ITO[2], "fnr": OKABE_ITO[1]}
 WIDTH, LABEL_W, ROW_H, TOP, BOTTOM = 640, 170, 22, 8, 30
-STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25)
 
 
 class Point(BaseModel):
@@ -66,10 +65,8 @@ def fairness_charts(published_rows: list[dict[str, Any]]) -> list[Chart]:
     for attribute, metric in order:
         rows = by_key[(attribute, metric)]
         highest = min(1.0, max([r["ci_high"] or r["value"] or 0.0 for r in rows] + [0.01]))
-        # The axis ends on a round number with at most five round steps: 0.05, 0.1, 0.2, 0.25...
-        step = next(st for st in STEPS if math.ceil(highest / st - 1e-9) <= 5)
-        steps = max(1, math.ceil(highest / step - 1e-9))
-        top = step * steps
+        _, top, step = round_axis(0.0, highest)
+        steps = round(top / step)
         points = []
         for i, row in enumerate(rows):
             point = Point(
@@ -87,7 +84,7 @@ def fairness_charts(published_rows: list[dict[str, Any]]) -> list[Chart]:
                 point.x_high = _x(float(row["ci_high"] if row["ci_high"] is not None else row["value"]), top)
             points.append(point)
         axis_y = TOP + ROW_H * len(rows)
-        ticks = [(_x(step * k, top), f"{step * k:.2f}") for k in range(steps + 1)]
+        ticks = [(_x(step * k, top), f"{step * k:.{decimals(step)}f}") for k in range(steps + 1)]
         charts.append(
             Chart(
                 attribute=attribute,

@@ -72,6 +72,15 @@ def _c(v: float) -> str:
     return f"{v:.1f}"
 
 
+def round_axis(lo: float, hi: float) -> tuple[float, float, float]:
+    """Return the range from `lo` to `hi` widened to round ends, and a round tick step (≤ 5 steps)."""
+    step = next((s for s in STEPS if (hi - lo) / s <= 5), STEPS[-1] * math.ceil((hi - lo) / 5))
+    lo, hi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    if hi <= lo:
+        hi = lo + step
+    return lo, hi, step
+
+
 def _domain(values: list[Value]) -> tuple[float, float, float]:
     """Return a rounded y range covering every value and interval, and its tick step."""
     seen = [x for v in values for x in (v.value, v.low, v.high) if x is not None]
@@ -82,14 +91,10 @@ def _domain(values: list[Value]) -> tuple[float, float, float]:
     lo, hi = lo - span * 0.1, hi + span * 0.1
     if min(seen) >= 0:
         lo = max(lo, 0.0)
-    step = next((s for s in STEPS if (hi - lo) / s <= 5), STEPS[-1] * math.ceil((hi - lo) / 5))
-    lo, hi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
-    if hi <= lo:
-        hi = lo + step
-    return lo, hi, step
+    return round_axis(lo, hi)
 
 
-def _decimals(step: float) -> int:
+def decimals(step: float) -> int:
     """Return how many decimals label ticks `step` apart exactly (0.025 → 3)."""
     text = f"{step:g}"
     return len(text.split(".")[1]) if "." in text else 0
@@ -138,7 +143,7 @@ def line_chart(values: list[Value], colour: str) -> Chart:
             upper = [f"{_c(x)},{_c(y_of(v.high or 0.0))}" for x, v in run]
             lower = [f"{_c(x)},{_c(y_of(v.low or 0.0))}" for x, v in reversed(run)]
             bands.append(" ".join(upper + lower))
-    digits = _decimals(step)
+    digits = decimals(step)
     count = round((hi - lo) / step)
     y_ticks = [Tick(_c(y_of(lo + k * step)), f"{lo + k * step:.{digits}f}") for k in range(count + 1)]
     x_ticks = [Tick(_c(x_of(i)), f"v{v.version}") for i, v in enumerate(values)]

@@ -21,7 +21,7 @@ def _row(
 
 def test_points_sit_on_a_round_axis_in_proportion_to_their_values() -> None:
     [chart] = fairness_charts([_row("sex", "female", 0.12), _row("sex", "male", 0.30)])
-    assert [label for _, label in chart.ticks] == ["0.00", "0.10", "0.20", "0.30", "0.40"]
+    assert [label for _, label in chart.ticks] == ["0.0", "0.1", "0.2", "0.3", "0.4"]
     female, male = chart.points
     span = chart.plot_right - chart.plot_left
     assert female.x == pytest.approx(chart.plot_left + span * 0.12 / 0.40, abs=0.1)
