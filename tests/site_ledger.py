@@ -303,7 +303,8 @@ def _round(ledger: Ledger, created: str) -> None:
         )
         return {
             "comparison.json": record.model_dump_json(indent=2).encode(),
-            "report.html": render_comparison(record).encode(),
+            "report.html": render_comparison(record, lang="ko").encode(),
+            "report.en.html": render_comparison(record, lang="en").encode(),
         }
 
     ledger.append(WELFARE, "round-welfare-review-q1", build)

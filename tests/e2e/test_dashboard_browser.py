@@ -222,4 +222,4 @@ def test_every_internal_link_of_every_page_resolves(watched: Watched, base_url: 
         "/entries/000006/report.en.html",
         "/entries/000003/report.html",
     } <= pages
-    assert len(pages) == 17  # 6 site pages and 11 reports, each visited with no console error
+    assert len(pages) == 18  # 6 site pages and 12 reports, each visited with no console error
