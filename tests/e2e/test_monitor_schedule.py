@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from loopback import serving
+from quick_pack import QUICK_PACK
 
 from assay.data import welfare_review
 
@@ -35,21 +36,6 @@ pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 ROWS = 20_000
 SEED = 7
-QUICK_PACK = """\
-extends: kr-public-service
-id: kr-public-service-quick
-version: "1"
-parameters:
-  explain_permutation_rows: 20
-  explain_background_rows: 20
-  explain_max_evals: 34
-  explain_examples: 2
-  explain_rows: 1000
-  explain_row_budget: 4000
-  surrogate_rows: 5000
-  flip_rows: 2000
-  n_boot: 200
-"""
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 

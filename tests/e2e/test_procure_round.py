@@ -27,6 +27,7 @@ import pytest
 import yaml
 from loopback import serving
 from onnx_convert import pipeline_to_onnx
+from quick_pack import QUICK_PACK
 from threadpoolctl import threadpool_limits
 
 from assay.models.candidate import EstimatorModel, load_skops
@@ -35,24 +36,6 @@ pytestmark = pytest.mark.e2e
 
 ROWS = 20_000
 SEED = 7
-# The default pack's clauses and thresholds with fewer rows explained, flipped and resampled. The
-# ONNX and endpoint vendors are black boxes, explained by permutation through their scores: about
-# a hundred rows (one per stratum of sensitive groups × decision), one or two permutations each.
-LOCAL_PACK = """\
-extends: kr-public-service
-id: kr-public-service-quick
-version: "1"
-parameters:
-  explain_permutation_rows: 20
-  explain_background_rows: 20
-  explain_max_evals: 34
-  explain_examples: 2
-  explain_rows: 1000
-  explain_row_budget: 4000
-  surrogate_rows: 5000
-  flip_rows: 2000
-  n_boot: 200
-"""
 FORMATS = {"vendor-a": "skops", "vendor-b": "onnx", "vendor-c": "predictions", "vendor-d": "endpoint"}
 SLOW_SECONDS = 3.0
 # Candidate id → (path on the test server, endpoint settings, what its intake error must say).
@@ -225,7 +208,7 @@ def procured(run_assay, scenario: Path, holdout: pd.DataFrame, server: Server, t
     root = tmp_path_factory.mktemp("procure")
     sample = holdout.sample(n=ROWS, random_state=SEED).reset_index(drop=True)
     sample.to_parquet(root / "holdout.parquet")
-    (root / "local-pack.yaml").write_text(LOCAL_PACK)
+    (root / "local-pack.yaml").write_text(QUICK_PACK)
     body = {
         "id": "four-formats",
         "service": "welfare-review",
