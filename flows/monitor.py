@@ -187,8 +187,7 @@ def send_alert(name: str, subject: str, body: str) -> None:
     load_notifier(name).notify(body=body, subject=subject)
 
 
-def _summary(entry: Entry, m: Measured, sealed_now: bool) -> MonitorSummary:
-    record = _record(entry)
+def _summary(entry: Entry, record: AuditRecord, m: Measured, sealed_now: bool) -> MonitorSummary:
     report = record.monitoring
     if report is None:  # pragma: no cover - the monitor seals every record with its report
         raise LookupError(f"{entry.audit_id} has no monitoring report")
@@ -227,9 +226,10 @@ def monitor(spec: MonitorSpec) -> MonitorSummary:
     ledger = Ledger(spec.ledger)
     history = _audit_entries(ledger, m.inputs.profile.id, m.inputs.candidate.manifest.id)
     # A run killed after sealing left its audit in the ledger: it is reused, never sealed twice.
-    done = next((e for e in reversed(history) if _run_key(e) == m.key), None)
+    keyed = [(e, _run_key(e)) for e in history]
+    done = next((e for e, key in reversed(keyed) if key == m.key), None)
     if done is None:
-        earlier = [e for e in history if _run_key(e) != m.key]
+        earlier = [e for e, key in keyed if key != m.key]
         previous = _record(earlier[-1]) if earlier else None
         report = compare_with_previous(spec, window, m, previous)
         sealed = seal_record(audit_spec, m.inputs, m.results, m.timings, report)
@@ -239,9 +239,9 @@ def monitor(spec: MonitorSpec) -> MonitorSummary:
     else:
         logger.info("%s already holds this window's audit %s: not sealed again", spec.ledger, done.audit_id)
         entry = done
-    summary = _summary(entry, m, sealed_now=done is None)
-    publish_artifacts(spec.ledger, entry.audit_id)
     record = _record(entry)
+    summary = _summary(entry, record, m, sealed_now=done is None)
+    publish_artifacts(spec.ledger, entry.audit_id)
     create_markdown_artifact(
         key=f"{artifact_key(record)}-monitor",
         markdown=entry.read("monitor.md").decode(),
