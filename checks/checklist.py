@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.checks.context import Text
+from assay.checks.phrase import N_, Phrase
 
 # What a question is about, so the crosswalk can line up the human duties of different packs.
 Topic = Literal[
@@ -147,27 +148,60 @@ class ImpactScheme(BaseModel):
         """Return the impact level the answers imply, or an unknown level naming what is missing."""
         missing = [q for q in (self.score, self.maximum) if _number(answers, q) is None]
         if missing:
-            return LevelFinding(level=None, reason=f"impact level unknown: {', '.join(missing)} unanswered")
+            return LevelFinding.of(
+                None,
+                Phrase(
+                    template=N_("impact level unknown: {missing} unanswered"),
+                    args={"missing": ", ".join(missing)},
+                ),
+            )
         score, maximum = _number(answers, self.score), _number(answers, self.maximum)
         assert score is not None and maximum is not None
-        how = f"impact score {score:g} of {maximum:g}"
+        args = {"score": f"{score:g}", "maximum": f"{maximum:g}"}
+        how = Phrase(template=N_("impact score {score} of {maximum}"), args=args)
         current = score
         if self.mitigation is not None and self.mitigation_maximum is not None:
             mit, mit_max = _number(answers, self.mitigation), _number(answers, self.mitigation_maximum)
             if mit is None or mit_max is None:
-                how += "; mitigation unanswered, so no deduction"
+                how = Phrase(
+                    template=N_("impact score {score} of {maximum}; mitigation unanswered, so no deduction"),
+                    args=args,
+                )
             elif mit / mit_max >= self.mitigation_threshold:
                 current = score * (1 - self.mitigation_deduction)
-                how += (
-                    f"; mitigation {mit / mit_max:.0%} ≥ {self.mitigation_threshold:.0%}, "
-                    f"so {self.mitigation_deduction:.0%} off: {current:g}"
+                how = Phrase(
+                    template=N_(
+                        "impact score {score} of {maximum}; mitigation {mitigation} ≥ {threshold}, "
+                        "so {deduction} off: {current}"
+                    ),
+                    args={
+                        **args,
+                        "mitigation": f"{mit / mit_max:.0%}",
+                        "threshold": f"{self.mitigation_threshold:.0%}",
+                        "deduction": f"{self.mitigation_deduction:.0%}",
+                        "current": f"{current:g}",
+                    },
                 )
             else:
-                how += f"; mitigation {mit / mit_max:.0%} < {self.mitigation_threshold:.0%}, no deduction"
+                how = Phrase(
+                    template=N_(
+                        "impact score {score} of {maximum}; mitigation {mitigation} < {threshold}, "
+                        "no deduction"
+                    ),
+                    args={
+                        **args,
+                        "mitigation": f"{mit / mit_max:.0%}",
+                        "threshold": f"{self.mitigation_threshold:.0%}",
+                    },
+                )
         share = current / maximum
         level = next(lv for lv in self.levels if share <= lv.up_to + 1e-12)
-        return LevelFinding(
-            level=level.id, reason=f"impact level {level.id}: {how} ({share:.0%}) [{self.source}]"
+        return LevelFinding.of(
+            level.id,
+            Phrase(
+                template=N_("impact level {level}: {how} ({share}) [{source}]"),
+                args={"level": level.id, "how": how, "share": f"{share:.0%}", "source": self.source},
+            ),
         )
 
 
@@ -178,6 +212,12 @@ class LevelFinding(BaseModel):
 
     level: str | None
     reason: str
+    phrase: Phrase | None = None
+
+    @classmethod
+    def of(cls, level: str | None, phrase: Phrase) -> LevelFinding:
+        """Return the finding of `level`, said by `phrase`."""
+        return cls(level=level, reason=str(phrase), phrase=phrase)
 
 
 def _number(answers: dict[str, Answer], qid: str) -> float | None:

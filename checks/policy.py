@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -11,10 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from assay.checks.checklist import Answer, ImpactScheme, LevelFinding, Question
 from assay.checks.context import CheckSettings, Text
 from assay.checks.monitoring import Monitoring
+from assay.checks.phrase import N_, Phrase
 from assay.checks.ranking import RankMetric
 from assay.checks.registry import all_checks
 from assay.checks.results import CheckResult, MetricRow, Status
 from assay.checks.stats import CROSS
+
+DISCLOSURE_MIN = CheckSettings().disclosure_min
 
 
 class Evidence(BaseModel):
@@ -239,7 +243,30 @@ class EvidenceVerdict(BaseModel):
     metric: str
     bounds: str
     verdict: VerdictStatus
+    # In English; `phrases` says the same in a form each report language can say (records sealed
+    # before phrases existed have none, and their reports quote the English).
     reasons: list[str]
+    phrases: list[Phrase] = Field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, check: str, metric: str, bounds: str, verdict: VerdictStatus, phrases: list[Phrase]
+    ) -> EvidenceVerdict:
+        """Return the verdict on one evidence item, its reasons given as phrases."""
+        return cls(
+            check=check,
+            metric=metric,
+            bounds=bounds,
+            verdict=verdict,
+            reasons=[str(p) for p in phrases],
+            phrases=phrases,
+        )
+
+    def said(self, lang: str, translate: Callable[[str], str] | None = None) -> list[str]:
+        """Return the reasons in `lang` (in English when the record predates phrases)."""
+        if len(self.phrases) != len(self.reasons):
+            return list(self.reasons)
+        return [p.say(lang, translate) for p in self.phrases]
 
 
 class Verdict(BaseModel):
@@ -257,6 +284,10 @@ class Verdict(BaseModel):
     def reasons(self) -> list[str]:
         """Return the reasons of every evidence item, in order."""
         return [reason for ev in self.evidence for reason in ev.reasons]
+
+    def said(self, lang: str, translate: Callable[[str], str] | None = None) -> list[str]:
+        """Return the reasons of every evidence item in `lang`, in order."""
+        return [reason for ev in self.evidence for reason in ev.said(lang, translate)]
 
     def failing_metrics(self) -> list[str]:
         """Return the metrics whose evidence failed."""
@@ -284,27 +315,45 @@ def _fmt(row: MetricRow) -> str:
     return f"{row.value:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]"
 
 
-def judge_row(row: MetricRow, ev: Evidence, min_group_size: int) -> tuple[VerdictStatus, str]:
-    """Judge one metric row against the evidence's range, using its interval when it has one."""
+# Said instead of a value about a group below the disclosure minimum: reasons are published too.
+WITHHELD = Text(ko="비공개", en="withheld")
+
+
+def judge_row(
+    row: MetricRow, ev: Evidence, min_group_size: int, disclosure_min: int = DISCLOSURE_MIN
+) -> tuple[VerdictStatus, Phrase]:
+    """Judge one metric row against the evidence's range, using its interval when it has one.
+
+    The reason withholds the value of a row about groups smaller than `disclosure_min`, as the
+    published metric tables do.
+    """
     where = f"{ev.check} {_where(row)}"
     if row.value is None:
-        return VerdictStatus.INCONCLUSIVE, f"{where}: undefined for this data"
+        return VerdictStatus.INCONCLUSIVE, Phrase(
+            template=N_("{where}: undefined for this data"), args={"where": where}
+        )
+    about_groups = row.group is not None or row.attribute is not None
+    small = about_groups and row.n is not None and row.n < disclosure_min
+    args: dict[str, Phrase | Text | str] = {
+        "where": where,
+        "value": WITHHELD if small else _fmt(row),
+        "bounds": ev.bounds(),
+    }
     if row.n is not None and row.n < min_group_size:
-        return (
-            VerdictStatus.INCONCLUSIVE,
-            f"{where} = {_fmt(row)}: n={row.n} is below the minimum group size {min_group_size}",
+        return VerdictStatus.INCONCLUSIVE, Phrase(
+            template=N_("{where} = {value}: n={n} is below the minimum group size {minimum}"),
+            args={**args, "n": str(row.n), "minimum": str(min_group_size)},
         )
     low = row.ci_low if row.ci_low is not None else row.value
     high = row.ci_high if row.ci_high is not None else row.value
     above_min = ev.min is None or low >= ev.min
     below_max = ev.max is None or high <= ev.max
     if above_min and below_max:
-        return VerdictStatus.PASS, f"{where} = {_fmt(row)} within {ev.bounds()}"
+        return VerdictStatus.PASS, Phrase(template=N_("{where} = {value} within {bounds}"), args=args)
     if (ev.min is not None and high < ev.min) or (ev.max is not None and low > ev.max):
-        return VerdictStatus.FAIL, f"{where} = {_fmt(row)} outside {ev.bounds()}"
-    return (
-        VerdictStatus.INCONCLUSIVE,
-        f"{where} = {_fmt(row)}: the interval straddles {ev.bounds()}",
+        return VerdictStatus.FAIL, Phrase(template=N_("{where} = {value} outside {bounds}"), args=args)
+    return VerdictStatus.INCONCLUSIVE, Phrase(
+        template=N_("{where} = {value}: the interval straddles {bounds}"), args=args
     )
 
 
@@ -316,45 +365,70 @@ def _in_scope(row: MetricRow, groups: str) -> bool:
 
 
 def judge_evidence(
-    ev: Evidence, result: CheckResult | None, min_group_size: int
-) -> tuple[VerdictStatus, list[str]]:
+    ev: Evidence, result: CheckResult | None, min_group_size: int, disclosure_min: int = DISCLOSURE_MIN
+) -> tuple[VerdictStatus, list[Phrase]]:
     """Judge one evidence item from its check's result; reasons list the rows that decide it."""
-    if result is None or result.status in (Status.NOT_ASSESSED, Status.ERROR):
-        why = "; ".join(result.messages) if result else "the check was not run"
-        return VerdictStatus.NOT_ASSESSED, [f"{ev.check} {ev.metric}: {why}"]
+    item = {"check": ev.check, "metric": ev.metric}
+    if result is None:
+        return VerdictStatus.NOT_ASSESSED, [
+            Phrase(template=N_("{check} {metric}: the check was not run"), args=item)
+        ]
+    if result.status in (Status.NOT_ASSESSED, Status.ERROR):
+        # The check's own messages stay in English: they name data and libraries more than they say.
+        why = "; ".join(result.messages)
+        return VerdictStatus.NOT_ASSESSED, [
+            Phrase(template=N_("{check} {metric}: {why}"), args={**item, "why": why})
+        ]
     rows = [r for r in result.rows(ev.metric) if ev.attribute is None or r.attribute == ev.attribute]
     rows = [r for r in rows if ev.attribute is not None or _in_scope(r, ev.groups)]
     if not rows:
-        return VerdictStatus.NOT_ASSESSED, [f"{ev.check} reported no {ev.metric}"]
-    judged = [judge_row(r, ev, min_group_size) for r in rows]
+        return VerdictStatus.NOT_ASSESSED, [Phrase(template=N_("{check} reported no {metric}"), args=item)]
+    judged = [judge_row(r, ev, min_group_size, disclosure_min) for r in rows]
     status = worst([s for s, _ in judged])
     if status == VerdictStatus.PASS:
-        return status, [f"{ev.check} {ev.metric}: all {len(rows)} values within {ev.bounds()}"]
+        return status, [
+            Phrase(
+                template=N_("{check} {metric}: all {count} values within {bounds}"),
+                args={**item, "count": str(len(rows)), "bounds": ev.bounds()},
+            )
+        ]
     return status, [reason for s, reason in judged if s == status]
 
 
-def judge_question(question: Question, answer: Answer | None) -> tuple[VerdictStatus, str]:
+def judge_question(question: Question, answer: Answer | None) -> tuple[VerdictStatus, Phrase]:
     """Judge one checklist question from its answer: unanswered needs a person to attest."""
-    where = f"checklist {question.id}"
+    args: dict[str, Phrase | Text | str] = {"question_id": question.id, "question": question.text}
     if (
         answer is None
         or answer.answer is None
         or (isinstance(answer.answer, str) and not answer.answer.strip())
     ):
-        return VerdictStatus.NEEDS_ATTESTATION, f"{where}: unanswered ({question.text.en})"
-    who = f"{answer.answered_by}, {answer.answered_at}"
+        return VerdictStatus.NEEDS_ATTESTATION, Phrase(
+            template=N_("checklist {question_id}: unanswered ({question})"), args=args
+        )
+    args.update(
+        who=f"{answer.answered_by}, {answer.answered_at}",
+        answer=str(answer.answer),
+        given=repr(answer.answer),
+    )
     if question.kind == "text":
-        return VerdictStatus.PASS, f"{where}: answered ({who})"
+        return VerdictStatus.PASS, Phrase(template=N_("checklist {question_id}: answered ({who})"), args=args)
     if question.kind == "number":
         if answer.number() is None:
-            return VerdictStatus.NEEDS_ATTESTATION, f"{where}: {answer.answer!r} is not a number ({who})"
-        return VerdictStatus.PASS, f"{where}: {answer.answer} ({who})"
+            return VerdictStatus.NEEDS_ATTESTATION, Phrase(
+                template=N_("checklist {question_id}: {given} is not a number ({who})"), args=args
+            )
+        return VerdictStatus.PASS, Phrase(template=N_("checklist {question_id}: {answer} ({who})"), args=args)
     value = str(answer.answer).strip().lower()
     if value in ("true", "yes"):
-        return VerdictStatus.PASS, f"{where}: yes ({who})"
+        return VerdictStatus.PASS, Phrase(template=N_("checklist {question_id}: yes ({who})"), args=args)
     if value in ("false", "no"):
-        return VerdictStatus.FAIL, f"{where}: no ({who}): {question.text.en}"
-    return VerdictStatus.NEEDS_ATTESTATION, f"{where}: {answer.answer!r} is not yes or no ({who})"
+        return VerdictStatus.FAIL, Phrase(
+            template=N_("checklist {question_id}: no ({who}): {question}"), args=args
+        )
+    return VerdictStatus.NEEDS_ATTESTATION, Phrase(
+        template=N_("checklist {question_id}: {given} is not yes or no ({who})"), args=args
+    )
 
 
 def evaluate(
@@ -373,22 +447,12 @@ def evaluate(
         for question in clause.questions:
             status, why = judge_question(question, answers.get(question.id))
             bounds = {"yes_no": "yes", "text": "answered", "number": "a number ≥ 0"}[question.kind]
-            judged.append(
-                EvidenceVerdict(
-                    check="checklist", metric=question.id, bounds=bounds, verdict=status, reasons=[why]
-                )
-            )
+            judged.append(EvidenceVerdict.of("checklist", question.id, bounds, status, [why]))
         for ev in clause.evidence:
-            status, why = judge_evidence(ev, results.get(ev.check), policy.parameters.min_group_size)
-            judged.append(
-                EvidenceVerdict(
-                    check=ev.check,
-                    metric=ev.metric,
-                    bounds=ev.bounds(),
-                    verdict=status,
-                    reasons=why,
-                )
+            status, why = judge_evidence(
+                ev, results.get(ev.check), policy.parameters.min_group_size, policy.parameters.disclosure_min
             )
+            judged.append(EvidenceVerdict.of(ev.check, ev.metric, ev.bounds(), status, why))
         verdicts.append(_verdict(clause, judged))
     return verdicts
 
@@ -411,12 +475,12 @@ def _level_items(clause: Clause, scheme: ImpactScheme, finding: LevelFinding) ->
     items = [] if clause.levels is None else [_applicability(clause.levels, finding)]
     if scheme.score in {q.id for q in clause.questions}:
         items.append(
-            EvidenceVerdict(
-                check="checklist",
-                metric="impact_level",
-                bounds=" / ".join(scheme.level_ids()),
-                verdict=VerdictStatus.PASS if finding.level else VerdictStatus.NEEDS_ATTESTATION,
-                reasons=[finding.reason],
+            EvidenceVerdict.of(
+                "checklist",
+                "impact_level",
+                " / ".join(scheme.level_ids()),
+                VerdictStatus.PASS if finding.level else VerdictStatus.NEEDS_ATTESTATION,
+                [_finding_phrase(finding)],
             )
         )
     return items
@@ -429,13 +493,18 @@ def _applicability(levels: list[str], finding: LevelFinding) -> EvidenceVerdict:
     answers that settle the level.
     """
     at = " / ".join(levels)
+    args: dict[str, Phrase | Text | str] = {"levels": at, "finding": _finding_phrase(finding)}
     if finding.level is None:
-        status, why = VerdictStatus.NEEDS_ATTESTATION, f"applies at levels {at}; {finding.reason}"
+        status, template = VerdictStatus.NEEDS_ATTESTATION, N_("applies at levels {levels}; {finding}")
     elif finding.level in levels:
-        status, why = VerdictStatus.PASS, f"applies at levels {at}; {finding.reason}"
+        status, template = VerdictStatus.PASS, N_("applies at levels {levels}; {finding}")
     else:
-        status, why = VerdictStatus.NOT_APPLICABLE, f"applies only at levels {at}; {finding.reason}"
-    return EvidenceVerdict(check="checklist", metric="impact_level", bounds=at, verdict=status, reasons=[why])
+        status, template = VerdictStatus.NOT_APPLICABLE, N_("applies only at levels {levels}; {finding}")
+    return EvidenceVerdict.of("checklist", "impact_level", at, status, [Phrase(template=template, args=args)])
+
+
+def _finding_phrase(finding: LevelFinding) -> Phrase:
+    return finding.phrase or Phrase(template="{reason}", args={"reason": finding.reason})
 
 
 def recommend(verdicts: list[Verdict]) -> Recommendation:

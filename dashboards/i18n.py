@@ -38,6 +38,9 @@ LANG_NAMES = {"ko": "한국어", "en": "English"}
 # The templates whose texts the catalogs translate, and how they are parsed (as the report's
 # environment parses them, so that extracted message ids are the ones rendering looks up).
 TEMPLATES = ("report.html.j2", "comparison.html.j2")
+# The modules whose sentences the record keeps as phrases (templates marked with `N_`), which the
+# report says in its language: the verdict engine's reasons and the impact level's findings.
+PHRASE_SOURCES = ("policy.py", "checklist.py")
 EXTRACT_OPTIONS = {
     "trim_blocks": "true",
     "lstrip_blocks": "true",
@@ -131,7 +134,7 @@ def _catalog(lang: str | None = None) -> Catalog:
 
 
 def extract_template_catalog() -> Catalog:
-    """Return a catalog of every message the report templates ask to translate."""
+    """Return a catalog of every message the report templates and the phrases ask to translate."""
     catalog = _catalog()
     templates = _package_dir() / "templates"
     for name in TEMPLATES:
@@ -142,6 +145,13 @@ def extract_template_catalog() -> Catalog:
             catalog.add(
                 message, None, [(f"templates/{name}", lineno)], auto_comments=comments, context=context
             )
+    checks = files("assay.checks")
+    for name in PHRASE_SOURCES:
+        path = Path(str(checks / name))
+        for lineno, message, comments, context in extract_from_file(
+            "python", path, keywords={"N_": None}, strip_comment_tags=True
+        ):
+            catalog.add(message, None, [(f"checks/{name}", lineno)], auto_comments=comments, context=context)
     return catalog
 
 

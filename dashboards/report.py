@@ -44,16 +44,23 @@ def _explanations(record: AuditRecord, by_check: dict[str, list[dict[str, Any]]]
     for res in record.results:
         if res.check_id not in EXPLANATION_CHECKS or res.status.value != "passed":
             continue
+        rows = by_check.get(res.check_id, [])
         shares = {
             row["feature"]: row
-            for row in by_check.get(res.check_id, [])
+            for row in rows
             if row["metric"] == "importance_share" and row["attribute"] is None
+        }
+        # A group below the disclosure minimum has its shares blanked: its top inputs go too.
+        withheld = {(row["attribute"], row["group"]) for row in rows if row["suppressed"]}
+        groups = {
+            attr: {group: top for group, top in tops.items() if (attr, group) not in withheld}
+            for attr, tops in res.details.get("group_rankings", {}).items()
         }
         out.append(
             {
                 "result": res,
                 "top": [shares[f] for f in res.details["ranking"][:10] if f in shares],
-                "groups": res.details.get("group_rankings", {}),
+                "groups": groups,
                 "dependence": res.details.get("dependence", {}),
             }
         )
@@ -74,9 +81,11 @@ def report_env(lang: str) -> Environment:
     # Not an overlay of ENV: an overlay shares ENV's globals (and its extension installs
     # translations there), so the comparison report would turn Korean after a Korean report.
     env = _environment()
-    env.install_gettext_translations(i18n.translations(lang), newstyle=True)
+    translations = i18n.translations(lang)
+    env.install_gettext_translations(translations, newstyle=True)
     env.filters.update(
         local=lambda text: i18n.in_lang(text, lang),
+        said=lambda verdict: verdict.said(lang, translations.gettext),
         number=lambda value: i18n.number(value, lang),
         long_date=lambda value: i18n.long_date(value, lang),
         long_datetime=lambda value: i18n.long_datetime(value, lang),

@@ -12,9 +12,18 @@ from babel.messages.pofile import read_po
 from markupsafe import escape
 
 import assay.dashboards
+from assay.checks.checklist import Question
 from assay.checks.context import Text
 from assay.checks.monitoring import Monitoring, MonitorReport
-from assay.checks.policy import EvidenceVerdict, Verdict, VerdictStatus
+from assay.checks.phrase import Phrase, fields
+from assay.checks.policy import (
+    Evidence,
+    EvidenceVerdict,
+    Verdict,
+    VerdictStatus,
+    judge_question,
+    judge_row,
+)
 from assay.checks.regression import MetricChange
 from assay.checks.results import CheckResult, MetricRow, Status
 from assay.dashboards import i18n
@@ -196,3 +205,59 @@ def test_the_shared_environment_stays_untranslated() -> None:
     render_report(_record(), lang="ko")
     assert ENV.from_string("{{ _('Audit report') }}").render() == "Audit report"
     assert report_env("ko").from_string("{{ _('Audit report') }}").render() == "감사 보고서"
+
+
+def _with_phrased_reasons() -> AuditRecord:
+    """Return the record with its verdicts judged by the engine, so their reasons carry phrases."""
+    fpr_gap = Evidence(check="fairness.group_metrics", metric="fpr_gap", max=0.05)
+    row = MetricRow(check_id="fairness.group_metrics", metric="fpr_gap", attribute="age_band",
+                    value=0.09, ci_low=0.07, ci_high=0.11, n=800)  # fmt: skip
+    status, outside = judge_row(row, fpr_gap, min_group_size=30)
+    asked, unanswered = judge_question(
+        Question(id="human_final", topic="human_final_decision", text=QUESTION), None
+    )
+    record = _record()
+    verdict = record.verdicts[0].model_copy(
+        update={
+            "verdict": VerdictStatus.FAIL,
+            "evidence": [
+                EvidenceVerdict.of("fairness.group_metrics", "fpr_gap", fpr_gap.bounds(), status, [outside]),
+                EvidenceVerdict.of("checklist", "human_final", "yes", asked, [unanswered]),
+            ],
+        }
+    )
+    return record.model_copy(update={"verdicts": [verdict]})
+
+
+def test_verdict_reasons_are_said_in_the_reports_language() -> None:
+    record = AuditRecord.model_validate_json(_with_phrased_reasons().model_dump_json())  # as sealed
+    ko, en = render_report(record, lang="ko"), render_report(record, lang="en")
+    where = "fairness.group_metrics fpr_gap[age_band] = 0.09 [0.07, 0.11]"
+    assert f"{where}, 허용 범위 ≤ 0.05 벗어남" in ko and "outside" not in ko
+    assert f"체크리스트 human_final: 답변 없음 ({escape(QUESTION.ko)})" in ko
+    assert f"{where} outside ≤ 0.05" in en
+    assert f"checklist human_final: unanswered ({escape(QUESTION.en)})" in en
+    # The record keeps the English sentence for machines and older readers.
+    assert record.verdicts[0].reasons[0] == f"{where} outside ≤ 0.05"
+
+
+def test_a_record_sealed_before_phrases_quotes_its_english_reasons() -> None:
+    html = render_report(_record(), lang="ko")
+    assert "<li>fpr_gap 0.090 &gt; 0.05</li>" in html
+
+
+def test_every_phrase_is_translated_with_the_same_fields() -> None:
+    phrases = [m for m in i18n.extract_template_catalog() if m.id and m.locations[0][0].startswith("checks/")]
+    assert len(phrases) >= 20, "the extractor found (almost) no phrase: are they still marked with N_?"
+    catalog = i18n.read_catalog("ko")
+    wrong = []
+    for message in phrases:
+        entry = catalog.get(message.id)
+        if entry is None or not entry.string or entry.fuzzy or fields(entry.string) != fields(message.id):
+            wrong.append(message.id)
+    assert not wrong, f"Korean phrases missing or with other fields: {wrong}"
+
+
+def test_a_translation_that_lost_a_field_falls_back_to_english() -> None:
+    phrase = Phrase(template="{check} reported no {metric}", args={"check": "c", "metric": "m"})
+    assert phrase.say("ko", lambda _: "{check}: {nonexistent}") == "c reported no m"
