@@ -9,16 +9,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay.checks.phrase import Text
 from assay.checks.results import Need
-
-
-class Text(BaseModel):
-    """A text in Korean and English."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ko: str
-    en: str
 
 
 class LabelSpec(BaseModel):
@@ -102,6 +94,20 @@ class ServiceProfile(BaseModel):
     contract: str | None = None
     # What the candidate's score means to a reader of an individual explanation.
     score_label: Text = Text(ko="점수", en="score")
+    free_text: list[str] = Field(
+        default_factory=list,
+        description="Columns of free text about a person (a caseworker's note): personal data that is "
+        "no model input; the audit drops them before anything is measured, so no record holds them.",
+    )
+
+    @model_validator(mode="after")
+    def _free_text_is_apart(self) -> ServiceProfile:
+        roles = {self.id_column: "the id column", self.label.column: "the label"}
+        roles.update({a.column: f"sensitive attribute {a.name!r}" for a in self.sensitive_attributes})
+        for column in self.free_text:
+            if column in roles:
+                raise ValueError(f"free_text: {column!r} is {roles[column]}, not a free-text column")
+        return self
 
     def sensitive_frame(self, data: pd.DataFrame) -> pd.DataFrame:
         """Return one string column per sensitive attribute (binned where the profile says)."""

@@ -13,7 +13,14 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.checks.context import Text
+
+class Text(BaseModel):
+    """A text in Korean and English."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ko: str
+    en: str
 
 
 def N_(template: str) -> str:
