@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
+from assay.ledger import index, signing
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"  # beside the manifest it signs, so it cannot be listed in it
 HEAD = "HEAD"
+HEAD_TMP = f"{HEAD}.tmp"
+TMP = "tmp"
+LOCK = ".lock"
 PRIVATE = "private"  # secrets the agency keeps; never part of an entry, never published
 PSEUDONYM_KEY = "pseudonym.key"
 ENTRY_DIR = re.compile(r"^\d{6}$")
+LOCK_TIMEOUT = 120
 
 
 class LedgerIntegrityError(Exception):
     """The ledger's files or chain do not match what was sealed (exit code 3)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}" if problems else "the ledger does not verify")
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -76,7 +93,10 @@ def _write_durable(path: Path, data: bytes) -> None:
 
 
 class Ledger:
-    """A ledger folder: `entries/NNNNNN/` (files + manifest.json), `HEAD`, a lock and a tmp area."""
+    """A ledger folder: `entries/NNNNNN/` (files + manifest.json), `HEAD`, a lock and a tmp area.
+
+    `index.sqlite` beside them is derived from the entries (see `assay.ledger.index`).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -84,7 +104,7 @@ class Ledger:
 
     def _lock(self) -> FileLock:
         self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / ".lock"), timeout=120)
+        return FileLock(str(self.root / LOCK), timeout=LOCK_TIMEOUT)
 
     def pseudonym_key(self) -> bytes:
         """Return the ledger's secret key for pseudonyms of explained rows, creating it once."""
@@ -116,22 +136,67 @@ class Ledger:
             out.append(Entry(folder, json.loads(raw), _sha256(raw)))
         return out
 
+    def _index(self) -> index.IndexReader | None:
+        """Return a reader of the index checked against the entries on disk, or None."""
+        dirs = self._entry_dirs()
+        last = None
+        if dirs:
+            try:
+                last = _sha256((dirs[-1] / MANIFEST).read_bytes())
+            except OSError:
+                return None
+        return index.IndexReader(self.root, len(dirs), last)
+
+    def _load(self, rows: list[index.IndexRow]) -> list[Entry] | None:
+        """Return the entries the index rows name, or None if any is not the one indexed."""
+        out = []
+        for row in rows:
+            folder = self.entries_dir / f"{row.seq:06d}"
+            try:
+                raw = (folder / MANIFEST).read_bytes()
+                manifest = json.loads(raw)
+            except (OSError, ValueError):
+                return None
+            if _sha256(raw) != row.manifest_sha256 or not isinstance(manifest, dict):
+                return None
+            out.append(Entry(folder, manifest, row.manifest_sha256))
+        return out
+
     def find(self, audit_id: str) -> Entry | None:
         """Return the entry with this audit id, or None."""
+        reader = self._index()
+        rows = reader.find(audit_id) if reader else None
+        found = self._load(rows) if rows is not None else None
+        if found is not None and all(e.manifest.get("audit_id") == audit_id for e in found):
+            return found[0] if found else None
         return next((e for e in self.entries() if e.audit_id == audit_id), None)
 
     def of_subject(self, service: str, candidate: str) -> list[Entry]:
         """Return the entries of one (service, candidate) subject, oldest version first."""
         subject = {"service": service, "candidate": candidate}
+        reader = self._index()
+        rows = reader.of_subject(service, candidate) if reader else None
+        found = self._load(rows) if rows is not None else None
+        if found is not None and all(e.manifest.get("subject") == subject for e in found):
+            return found
         return [e for e in self.entries() if e.manifest["subject"] == subject]
 
-    def append(self, service: str, candidate: str, build: Callable[[EntryInfo], dict[str, bytes]]) -> Entry:
+    def append(
+        self,
+        service: str,
+        candidate: str,
+        build: Callable[[EntryInfo], dict[str, bytes]],
+        signer: Ed25519PrivateKey | None = None,
+    ) -> Entry:
         """Seal a new entry for (service, candidate); `build` returns its files given its info.
 
         Files go to a temporary folder, are fsynced and renamed into place under the lock, then
-        HEAD moves: a crash leaves the whole entry or none, and writers never lose an entry.
+        HEAD moves: a crash leaves the whole entry or none, and writers never lose an entry. With
+        `signer` the entry also holds `manifest.sig`, written before the rename like every file,
+        so an entry is never half-signed.
         """
         with self._lock():
+            self._recover()
             existing = self.entries()
             version = 1 + sum(
                 1 for e in existing if e.manifest["subject"] == {"service": service, "candidate": candidate}
@@ -145,11 +210,12 @@ class Ledger:
                 prev_manifest_sha256=existing[-1].manifest_sha256 if existing else None,
             )
             files = build(info)
-            if MANIFEST in files:
-                raise ValueError(f"{MANIFEST} is written by the ledger")
-            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            for reserved in (MANIFEST, SIGNATURE):
+                if reserved in files:
+                    raise ValueError(f"{reserved} is written by the ledger")
+            (self.root / TMP).mkdir(parents=True, exist_ok=True)
             self.entries_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+            tmp = Path(tempfile.mkdtemp(dir=self.root / TMP))
             try:
                 tmp.chmod(0o755)  # mkdtemp's 0700 would hide the evidence from other readers
                 for name, data in files.items():
@@ -166,26 +232,135 @@ class Ledger:
                 }
                 raw = json.dumps(manifest, indent=2, sort_keys=True).encode()
                 _write_durable(tmp / MANIFEST, raw)
+                if signer is not None:
+                    _write_durable(tmp / SIGNATURE, signing.signature_document(signer, raw))
                 _fsync_dir(tmp)
                 final = self.entries_dir / f"{seq:06d}"
+                # The rename is the commit point: from here on the entry exists, whole.
                 os.rename(tmp, final)
                 _fsync_dir(self.entries_dir)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            head = {"seq": seq, "audit_id": info.audit_id, "manifest_sha256": _sha256(raw)}
-            head_tmp = self.root / f"{HEAD}.tmp"
-            _write_durable(head_tmp, json.dumps(head, indent=2).encode())
-            os.replace(head_tmp, self.root / HEAD)
-            _fsync_dir(self.root)
-            return Entry(final, manifest, _sha256(raw))
+            entry = Entry(final, manifest, _sha256(raw))
+            self._write_head(entry)
+            self._update_index(existing, entry, files)
+            return entry
 
-    def verify(self) -> list[str]:
+    def _write_head(self, entry: Entry) -> None:
+        head = {
+            "seq": entry.manifest["seq"],
+            "audit_id": entry.audit_id,
+            "manifest_sha256": entry.manifest_sha256,
+        }
+        head_tmp = self.root / HEAD_TMP
+        _write_durable(head_tmp, json.dumps(head, indent=2).encode())
+        os.replace(head_tmp, self.root / HEAD)
+        _fsync_dir(self.root)
+
+    def _update_index(self, existing: list[Entry], entry: Entry, files: dict[str, bytes]) -> None:
+        """Bring the derived index up to the new entry (under the lock, after HEAD)."""
+        try:
+            new = index.row_for(entry.manifest, entry.manifest_sha256, files.__getitem__)
+            prev = existing[-1].manifest_sha256 if existing else None
+            rows = index.IndexReader(self.root, len(existing), prev).all()
+            # The manifests were just read: rows that do not describe them are not carried on.
+            described = [index.row_for(e.manifest, e.manifest_sha256) for e in existing]
+            if rows is None or [replace(r, recommendation=None) for r in rows] != described:
+                # missing, stale, corrupt or wrong: rebuilt from the entries
+                rows = [index.row_for(e.manifest, e.manifest_sha256, e.read) for e in existing]
+            index.write(self.root, [*rows, new])
+        except (OSError, sqlite3.Error, KeyError, TypeError, ValueError):
+            # The entry is sealed and HEAD moved: the append succeeded. An index that could not
+            # follow is stale, which its readers detect (they scan instead); the next append or
+            # `assay ledger reindex` rebuilds it.
+            pass
+
+    def recover(self) -> list[str]:
+        """Repair, under the lock, what a writer killed midway left behind; return what was done."""
+        with self._lock():
+            return self._recover()
+
+    def _recover(self) -> list[str]:
+        """Clear a killed writer's leftovers and roll HEAD forward over an entry it committed.
+
+        Why this is safe: an entry's folder appears only by the atomic rename of a folder whose
+        files and manifest were all fsynced first, so the rename is the commit point and a folder
+        in entries/ is whole. A writer killed after the rename but before HEAD moved leaves HEAD
+        one entry behind; the entry is nonetheless sealed (its manifest names HEAD's entry as its
+        predecessor), so HEAD is moved onto it rather than the entry removed. HEAD only ever moves
+        forward by one, and only onto an entry that is whole and chains to it: anything else is
+        not a crash's footprint and is left for `verify` to report. Folders in tmp/ exist only
+        while a writer holds the lock, so under the lock every one of them is a dead writer's
+        unsealed attempt, never part of the ledger, and is removed. Must run with the lock held.
+        """
+        done: list[str] = []
+        tmp_root = self.root / TMP
+        if tmp_root.is_dir():
+            for stale in sorted(tmp_root.iterdir()):
+                if stale.is_dir() and not stale.is_symlink():
+                    shutil.rmtree(stale)
+                else:
+                    stale.unlink()
+                done.append(f"removed the unsealed {stale.relative_to(self.root)}")
+        for name in (HEAD_TMP, index.INDEX_TMP):
+            if (self.root / name).exists():
+                (self.root / name).unlink()
+                done.append(f"removed {name}")
+        dirs = self._entry_dirs()
+        if not dirs:
+            return done
+        try:
+            raw = (dirs[-1] / MANIFEST).read_bytes()
+        except OSError:
+            return done
+        manifest = _parse_manifest(raw)
+        if manifest is None or not self._head_lags(len(dirs), manifest):
+            return done
+        if dirs[-1].name != f"{len(dirs):06d}" or self._entry_problems(dirs[-1], manifest, raw, None):
+            return done
+        self._write_head(Entry(dirs[-1], manifest, _sha256(raw)))
+        done.append(f"moved {HEAD} onto entry {len(dirs)}, sealed by a writer killed before it moved {HEAD}")
+        return done
+
+    def _head_lags(self, count: int, last: dict[str, Any] | None) -> bool:
+        """Return whether HEAD is one entry behind a last entry that names HEAD's entry as predecessor."""
+        if last is None or last.get("seq") != count:
+            return False
+        head_path = self.root / HEAD
+        if not head_path.exists():
+            return count == 1 and last.get("prev_manifest_sha256") is None
+        head = self._read_head()
+        return (
+            head is not None
+            and head.get("seq") == count - 1
+            and head.get("manifest_sha256") is not None
+            and last.get("prev_manifest_sha256") == head.get("manifest_sha256")
+        )
+
+    def verify(self, public_key: Ed25519PublicKey | None = None) -> list[str]:
         """Recompute every hash and link; return the problems found, first broken thing first.
 
         An entry's manifest is checked against the hash its successor (or HEAD) recorded for it
-        before the manifest is trusted to check the entry's files.
+        before the manifest is trusted to check the entry's files. With `public_key` every entry
+        must carry a valid signature by that key; without it a signature present must be
+        well-formed. verify never writes, so it can check a read-only copy and never alters the
+        evidence it is asked about. It holds the lock when it can, so it never sees an append
+        midway; the one state a killed writer can leave (HEAD one behind a whole entry chained to
+        it) is accepted by the same rule `_recover` repairs it with.
         """
+        with contextlib.ExitStack() as stack:
+            # Only an existing lock file is taken: verify creates nothing. A ledger never written
+            # here has no writer to wait for; a read-only one (or a writer holding the lock too
+            # long) is verified unlocked.
+            if (self.root / LOCK).is_file():
+                with contextlib.suppress(OSError):
+                    stack.enter_context(FileLock(str(self.root / LOCK), timeout=LOCK_TIMEOUT))
+            return self._verify(public_key)
+
+    def _verify(self, public_key: Ed25519PublicKey | None) -> list[str]:
+        head = self._read_head()
+        head_exists = (self.root / HEAD).exists()
         dirs = self._entry_dirs()
         raws: list[bytes | None] = []
         for folder in dirs:
@@ -193,37 +368,108 @@ class Ledger:
                 raws.append((folder / MANIFEST).read_bytes())
             except OSError:
                 raws.append(None)
-        head = self._read_head()
+        manifests = [_parse_manifest(raw) for raw in raws]
+        hashes = [_sha256(raw) if raw is not None else None for raw in raws]
+        n = len(dirs)
+        lags = n > 0 and self._head_lags(n, manifests[-1])
         problems: list[str] = []
-        if dirs and head is None:
-            problems.append(f"{HEAD}: missing or unreadable")
-        elif dirs and head is not None and head.get("seq") != len(dirs):
-            problems.append(f"{HEAD}: points at entry {head.get('seq')}, the ledger has {len(dirs)}")
+        if head_exists and head is None:
+            problems.append(f"{HEAD}: unreadable")
+        elif n and head is None and not lags:
+            problems.append(f"{HEAD}: missing")
+        elif head is not None and head.get("seq") != n and not lags:
+            problems.append(f"{HEAD}: points at entry {head.get('seq')}, the ledger has {n}")
+
+        def recorded(i: int) -> tuple[str | None, str | None]:
+            """Return who recorded entry i's manifest hash (its successor or HEAD) and that hash."""
+            if i + 1 < n:
+                successor = manifests[i + 1]
+                return (
+                    (f"entry {i + 2}", successor.get("prev_manifest_sha256")) if successor else (None, None)
+                )
+            if head is None or head.get("seq") != n:  # HEAD recorded another entry (or none)
+                return None, None
+            return HEAD, head.get("manifest_sha256")
+
+        def sealed(i: int) -> bool:
+            """Return whether entry i's manifest matches the hash recorded for it."""
+            by, value = recorded(i)
+            return by is not None and value == hashes[i]
+
         for i, folder in enumerate(dirs):
             rel = folder.relative_to(self.root)
-            raw = raws[i]
-            manifest = _parse_manifest(raw)
+            manifest = manifests[i]
             if manifest is None:
                 problems.append(f"{rel / MANIFEST}: missing or unreadable")
                 continue
-            recorded_by, recorded = self._recorded_hash(i, raws, head)
-            if recorded_by is not None and recorded != _sha256(raw or b""):
-                problems.append(f"{rel / MANIFEST}: does not match the hash {recorded_by} recorded for it")
-            if manifest.get("seq") != i + 1 or folder.name != f"{i + 1:06d}":
-                problems.append(f"{rel}: out of sequence (expected entry {i + 1})")
-            if i == 0 and manifest.get("prev_manifest_sha256") is not None:
+            if manifest.get("seq") != i + 1:
+                says = manifest.get("seq")
+                problems.append(
+                    f"{rel / MANIFEST}: out of sequence (says entry {says}, found as entry {i + 1})"
+                )
+            if folder.name != f"{i + 1:06d}":
+                missing = (
+                    f"entry {i + 1} is missing" if int(folder.name) > i + 1 else f"expected entry {i + 1}"
+                )
+                problems.append(f"{rel}: out of sequence ({missing})")
+            prev = manifest.get("prev_manifest_sha256")
+            if i == 0 and prev is not None:
                 problems.append(f"{rel / MANIFEST}: the first entry links to a predecessor")
-            listed = dict(manifest["files"])
-            present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
-            for name in sorted(set(listed) | present):
-                path = rel / name
-                if name not in present:
-                    problems.append(f"{path}: missing")
-                elif name not in listed:
-                    problems.append(f"{path}: not in the manifest (added after sealing)")
-                elif _sha256((folder / name).read_bytes()) != listed[name]:
-                    problems.append(f"{path}: SHA-256 does not match the manifest")
+            # A broken link is blamed on the side that fails its own seal: when this manifest
+            # matches what its successor recorded, the predecessor is the changed one (reported
+            # there), otherwise this one was changed and the chain breaks here.
+            if i > 0 and manifests[i - 1] is not None and prev != hashes[i - 1] and not sealed(i):
+                problems.append(
+                    f"{rel / MANIFEST}: prev_manifest_sha256 does not match entry {i}'s manifest "
+                    "(the chain is broken)"
+                )
+            by, value = recorded(i)
+            if by is not None and value != hashes[i] and (i + 1 == n or sealed(i + 1)):
+                problems.append(f"{rel / MANIFEST}: does not match the hash {by} recorded for it")
+            problems.extend(self._entry_problems(folder, manifest, raws[i] or b"", public_key))
         return problems
+
+    def _entry_problems(
+        self, folder: Path, manifest: dict[str, Any], raw: bytes, public_key: Ed25519PublicKey | None
+    ) -> list[str]:
+        """Return what is wrong with an entry's files and signature, given its (parsed) manifest."""
+        rel = folder.relative_to(self.root)
+        problems = []
+        listed = dict(manifest["files"])
+        present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {
+            MANIFEST,
+            SIGNATURE,
+        }
+        for name in sorted(set(listed) | present):
+            path = rel / name
+            if name not in present:
+                problems.append(f"{path}: missing")
+            elif name not in listed:
+                problems.append(f"{path}: not in the manifest (added after sealing)")
+            elif _sha256((folder / name).read_bytes()) != listed[name]:
+                problems.append(f"{path}: SHA-256 does not match the manifest")
+        sig = folder / SIGNATURE
+        if sig.is_file():
+            problem = signing.check_signature_document(sig.read_bytes(), raw, public_key)
+            if problem:
+                problems.append(f"{rel / SIGNATURE}: {problem}")
+        elif public_key is not None:
+            problems.append(f"{rel / SIGNATURE}: missing")
+        return problems
+
+    def reindex(self) -> int:
+        """Rebuild the derived index from the entries (atomically); return how many it holds.
+
+        Raises LedgerIntegrityError, leaving the index as it was, when the ledger does not verify:
+        an index of altered entries would lend them credit.
+        """
+        with self._lock():
+            self._recover()
+            problems = self._verify(None)
+            if problems:
+                raise LedgerIntegrityError(problems)
+            rows = [index.row_for(e.manifest, e.manifest_sha256, e.read) for e in self.entries()]
+            return index.write(self.root, rows)
 
     def _read_head(self) -> dict[str, Any] | None:
         try:
@@ -231,20 +477,6 @@ class Ledger:
         except (OSError, ValueError):
             return None
         return head if isinstance(head, dict) else None
-
-    @staticmethod
-    def _recorded_hash(
-        i: int, raws: list[bytes | None], head: dict[str, Any] | None
-    ) -> tuple[str | None, str | None]:
-        """Return who recorded entry i's manifest hash (its successor or HEAD) and that hash."""
-        if i + 1 < len(raws):
-            successor = _parse_manifest(raws[i + 1])
-            if successor is None:
-                return None, None
-            return f"entry {i + 2}", successor.get("prev_manifest_sha256")
-        if head is None:
-            return None, None
-        return HEAD, head.get("manifest_sha256")
 
 
 def _parse_manifest(raw: bytes | None) -> dict[str, Any] | None:
