@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import os
 import re
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,10 +20,13 @@ from assay.checks.checklist import Answer, Answers
 from assay.checks.context import FeatureInfo, ServiceProfile
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import PolicyPack, extend_pack
+from assay.data import limits
 
 M = TypeVar("M", bound=BaseModel)
 SERVICES_DIR = Path(str(resources.files("assay.data") / "services"))
 POLICIES_DIR = Path(str(resources.files("assay.policies")))
+# libyaml's safe loader when PyYAML was built with it: ten times faster on a policy pack.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def sha256_file(path: Path) -> str:
@@ -51,10 +58,10 @@ def load_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise AssayInputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise AssayInputError(f"{path}: cannot read ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -72,13 +79,31 @@ def load_model(path: Path, model: type[M]) -> M:
         raise AssayInputError(f"{path}: {validation_message(exc)}") from None
 
 
+def _exists(path: Path) -> bool:
+    """Say whether a path exists; a name no file can have (too long, a NUL byte) does not."""
+    return os.path.exists(path)  # unlike Path.exists, False for such names rather than an error
+
+
+def is_file(path: Path) -> bool:
+    """Say whether `path` is a file; a name no file can have (too long, a NUL byte) is not."""
+    return os.path.isfile(path)
+
+
+def beside(folder: Path, ref: str, where: str) -> Path:
+    """Return `ref` resolved against `folder`, or a one-line error naming `where` if it cannot be a path."""
+    try:
+        return (folder / ref).resolve()
+    except (OSError, ValueError):
+        raise AssayInputError(f"{where}: {ref!r} cannot be a file name") from None
+
+
 def resolve(ref: str, folder: Path, kind: str) -> Path:
     """Return `ref` as a path, or the shipped file `folder/<ref>.yaml` when `ref` is an id."""
     path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or _exists(path):
         return path
     shipped = folder / f"{ref}.yaml"
-    if shipped.exists():
+    if _exists(shipped):
         return shipped
     known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
     raise AssayInputError(f"unknown {kind} {ref!r} (shipped: {known}); or give a path to a YAML file")
@@ -106,8 +131,27 @@ def load_contract(profile: ServiceProfile, profile_path: Path) -> tuple[DatasetC
     """
     if profile.contract is None:
         return None, None
-    path = (profile_path.parent / profile.contract).resolve()
+    path = beside(profile_path.parent, profile.contract, f"{profile_path}: field 'contract'")
     return load_model(path, DatasetContract), path
+
+
+def _mergeable(path: Path, pack: dict[str, Any]) -> None:
+    """Refuse the shapes `extend_pack` cannot merge, naming the field, before it tries."""
+    kinds = {"parameters": dict, "clauses": list, "overrides": list, "lineage": list}
+    for key, kind in kinds.items():
+        if key in pack and not isinstance(pack[key], kind):
+            expected = "a mapping" if kind is dict else "a list"
+            raise AssayInputError(f"{path}: field '{key}': expected {expected}")
+    for key in ("clauses", "overrides"):
+        for i, item in enumerate(pack.get(key, [])):
+            if not isinstance(item, dict):
+                raise AssayInputError(f"{path}: field '{key}.{i}': expected a mapping")
+    for i, clause in enumerate(pack.get("clauses", [])):
+        if not isinstance(clause.get("id", ""), str):
+            raise AssayInputError(f"{path}: field 'clauses.{i}.id': expected a clause id")
+        evidence = clause.get("evidence", [])
+        if not isinstance(evidence, list) or not all(isinstance(e, dict) for e in evidence):
+            raise AssayInputError(f"{path}: field 'clauses.{i}.evidence': expected a list of mappings")
 
 
 def _pack_mapping(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
@@ -123,9 +167,13 @@ def _pack_mapping(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         base_path = resolve(str(candidate), POLICIES_DIR, "policy")
     except AssayInputError as exc:
         raise AssayInputError(f"{path}: field 'extends': {exc}") from None
+    if not _exists(base_path) or base_path.is_dir():
+        raise AssayInputError(f"{path}: field 'extends': no such file {base_path}")
     if base_path.resolve() in seen:
         raise AssayInputError(f"{path}: field 'extends': {base_ref!r} extends this pack again (a cycle)")
     base = _pack_mapping(base_path, (*seen, base_path.resolve()))
+    _mergeable(base_path, base)
+    _mergeable(path, raw)
     try:
         return extend_pack(base, raw)
     except ValueError as exc:
@@ -142,20 +190,98 @@ def load_policy(ref: str) -> tuple[PolicyPack, Path]:
         raise AssayInputError(f"{path}: {validation_message(exc)}") from None
 
 
+def _csv_columns(path: Path) -> list[str]:
+    """Return a CSV's header names from its first line, refusing binary or non-UTF-8 files."""
+    with path.open("rb") as fh:
+        head = fh.read(limits.SNIFF_BYTES)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise AssayInputError(f"{path}: UTF-16 text; save the CSV as UTF-8")
+        if b"\x00" in head:
+            raise AssayInputError(f"{path}: binary data, not a CSV text file")
+        line, newline, _ = head.partition(b"\n")
+        if not newline:
+            # A header longer than the sniffed bytes: read on to its end, within a bound.
+            rest = fh.readline(limits.MAX_HEADER_BYTES)
+            line += rest
+            if len(rest) == limits.MAX_HEADER_BYTES and not rest.endswith(b"\n"):
+                raise AssayInputError(
+                    f"{path}: the header line is over {limits.MAX_HEADER_BYTES:,} bytes "
+                    f"(at most {limits.MAX_COLUMNS:,} columns are read)"
+                )
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(line, final=False)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+    try:
+        return next(csv.reader([text.rstrip("\r\n")]), [])
+    except csv.Error:
+        return []  # an odd header is left to the parser, whose message names the line
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> AssayInputError:
+    """Return the error for a CSV that is not UTF-8, naming the first byte that is not."""
+    return AssayInputError(
+        f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the CSV as UTF-8"
+    )
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    """Return a Parquet file's column names from its schema, without reading any rows."""
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises several types for a broken footer
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AssayInputError(f"{path}: cannot read as parquet ({first})") from None
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, or raise a one-line error naming it."""
+    """Read a CSV or Parquet file within the limits of `assay.data.limits`, or raise a one-line error.
+
+    The size, the header (CSV) or schema (Parquet) are checked before any row is read.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise AssayInputError(f"{path}: expected a .csv or .parquet file")
-    if not path.is_file():
+    if not is_file(path):
         raise AssayInputError(f"{path}: no such file")
+    kind = "csv" if suffix == ".csv" else "parquet"
+    size = path.stat().st_size
+    limit = limits.MAX_CSV_BYTES if kind == "csv" else limits.MAX_PARQUET_BYTES
+    if size > limit:
+        raise AssayInputError(
+            f"{path}: {size:,} bytes, over the limit of {limit:,} bytes for a {kind} file "
+            "(split the evaluation set or sample it)"
+        )
+    if size == 0:
+        raise AssayInputError(f"{path}: empty file (expected a header line and rows)")
+    columns = _csv_columns(path) if kind == "csv" else _parquet_columns(path)
+    if len(columns) > limits.MAX_COLUMNS:
+        raise AssayInputError(
+            f"{path}: {len(columns):,} columns, over the limit of {limits.MAX_COLUMNS:,} columns"
+        )
+    twice = [name for name, n in Counter(c for c in columns if c).items() if n > 1]
+    if twice:
+        raise AssayInputError(f"{path}: column {twice[0]!r} appears more than once in the header")
     try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
+        data = pd.read_csv(path, encoding="utf-8") if kind == "csv" else pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     except Exception as exc:  # parsers raise many types; the user needs the file and the gist
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AssayInputError(f"{path}: cannot read as {suffix[1:]} ({first})") from None
+        raise AssayInputError(f"{path}: cannot read as {kind} ({first})") from None
+    if kind == "csv" and len(data.columns) == 1:
+        header = str(data.columns[0])
+        sep = next((s for s in (";", "\t", "|") if s in header), None)
+        if sep is not None:
+            raise AssayInputError(
+                f"{path}: the header is one column {header[:60]!r}: expected comma-separated values, "
+                f"this file seems separated by {sep!r}"
+            )
+    if len(data) == 0:
+        raise AssayInputError(f"{path}: no rows (only a header)")
+    return data
 
 
 def require_columns(data: pd.DataFrame, columns: list[str], path: Path, why: str) -> None:
@@ -180,12 +306,56 @@ def binary_labels(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> pd
         raise AssayInputError(
             f"{path}: column {col!r} must be binary, found {len(distinct)} values ({shown})"
         )
-    positive = str(profile.label.positive)
-    if positive not in distinct and len(distinct) == 2:
+    if len(distinct) < 2:
+        # One outcome only: no error rate, no parity between groups can be measured.
         raise AssayInputError(
-            f"{path}: column {col!r} has no value {positive!r} (the profile's positive label)"
+            f"{path}: column {col!r} has only the value {distinct[0]!r} (need rows of both outcomes)"
+        )
+    positive = str(profile.label.positive)
+    if positive not in distinct:
+        raise AssayInputError(
+            f"{path}: column {col!r} has no value {positive!r} (the profile's positive label; "
+            f"found {', '.join(distinct)})"
         )
     return (values.astype(str) == positive).astype(int)
+
+
+def check_ids(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> None:
+    """Refuse empty or repeated ids: predictions, explanations and reports name rows by them."""
+    col = profile.id_column
+    ids = data[col]
+    if ids.isna().any():
+        raise AssayInputError(
+            f"{path}: column {col!r} (the profile's id column) has {int(ids.isna().sum())} empty ids"
+        )
+    repeated = ids.astype(str).duplicated()
+    if repeated.any():
+        raise AssayInputError(
+            f"{path}: column {col!r} (the profile's id column) has {int(repeated.sum())} repeated ids "
+            f"(first: {str(ids[repeated].iloc[0])!r})"
+        )
+
+
+def check_sensitive(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> None:
+    """Refuse a sensitive column no group can be read from, or with more groups than the limit."""
+    for attr in profile.sensitive_attributes:
+        values = data[attr.column]
+        what = f"{path}: column {attr.column!r} (sensitive attribute {attr.name!r})"
+        if values.isna().all():
+            raise AssayInputError(f"{what} is empty in every row")
+        if attr.bins is not None:
+            if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                present = values.dropna()
+                odd = present[pd.to_numeric(present, errors="coerce").isna()]
+                shown = str((odd if len(odd) else present).iloc[0])
+                raise AssayInputError(f"{what} must be numeric to be binned (found {shown!r})")
+            continue
+        groups = int(values.nunique(dropna=True))
+        if groups > limits.MAX_GROUPS:
+            raise AssayInputError(
+                f"{what} has {groups:,} distinct values, over the limit of {limits.MAX_GROUPS} groups "
+                "per attribute (bin it in the service profile, or check the column)"
+            )
 
 
 def load_answers(path: Path, pack: PolicyPack) -> dict[str, Answer]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pandas as pd
 
 from assay.checks.context import ModelAccess
 from assay.checks.errors import AssayInputError
-from assay.data.loaders import load_model, read_table, sha256_file
+from assay.data.loaders import beside, is_file, load_model, read_table, sha256_file
 from assay.models.endpoint import EndpointModel, IntakeLog
 from assay.models.manifest import CODE_FORMATS, CandidateManifest
 from assay.models.onnx_model import load_onnx
@@ -50,6 +51,12 @@ class EstimatorModel:
                 f"the model's classes {classes} do not include the positive class {positive_class!r}"
             )
         self._column = classes.index(str(positive_class))
+        fitted = getattr(estimator, "feature_names_in_", None)
+        if fitted is not None:
+            # Caught at intake, not as a scoring failure after the audit has started.
+            mismatch = _feature_mismatch([str(f) for f in fitted], self.features)
+            if mismatch:
+                raise AssayInputError(mismatch)
 
     @property
     def positive_column(self) -> int:
@@ -63,6 +70,19 @@ class EstimatorModel:
     def native(self) -> Any:
         """Return the fitted scikit-learn estimator."""
         return self._estimator
+
+
+def _feature_mismatch(fitted: list[str], listed: list[str]) -> str | None:
+    """Say how the manifest's input features differ from those the model was fitted on, if they do."""
+    needed = [f for f in fitted if f not in listed]
+    if needed:
+        return f"the model was fitted on {needed[0]!r}, which the manifest's 'input_features' does not list"
+    extra = [f for f in listed if f not in fitted]
+    if extra:
+        return f"the manifest's 'input_features' lists {extra[0]!r}, which the model was not fitted on"
+    if fitted != listed:
+        return f"the manifest's 'input_features' must follow the model's order: {', '.join(fitted)}"
+    return None
 
 
 def load_skops(path: Path, features: list[str], positive_class: Any) -> EstimatorModel:
@@ -224,9 +244,17 @@ def load_candidate(path: Path, trust_pickle: bool = False) -> Candidate:
         contract = json.dumps(manifest.endpoint.model_dump(mode="json"), sort_keys=True).encode()
         return Candidate(manifest, path, path, hashlib.sha256(contract).hexdigest(), model, intake_log=log)
     assert manifest.location is not None
-    artifact = (path.parent / manifest.location).resolve()
-    if not artifact.is_file():
-        raise AssayInputError(f"{path}: field 'location': no such file {artifact}")
+    if os.path.normpath(manifest.location).split(os.sep)[0] == os.pardir:
+        # The vendor's package may not point into the agency's files around it.
+        raise AssayInputError(
+            f"{path}: field 'location': {manifest.location!r} leaves the candidate's folder "
+            "(a relative location must stay inside it)"
+        )
+    artifact = beside(path.parent, manifest.location, f"{path}: field 'location'")
+    if not is_file(artifact):
+        folder = os.path.isdir(artifact)
+        problem = f"{artifact} is a folder, not a file" if folder else f"no such file {artifact}"
+        raise AssayInputError(f"{path}: field 'location': {problem}")
     features, positive = manifest.input_features, manifest.output.positive_class
     if manifest.format == "skops":
         access = load_skops(artifact, features, positive)
