@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.checks.phrase import Text
 from assay.checks.results import Need
+from assay.checks.triage import TriageAnswers
 
 
 class LabelSpec(BaseModel):
@@ -99,6 +100,8 @@ class ServiceProfile(BaseModel):
         description="Columns of free text about a person (a caseworker's note): personal data that is "
         "no model input; the audit drops them before anything is measured, so no record holds them.",
     )
+    # The answers of `assay triage` (checks/triage.py); left out of the record's copy when absent.
+    triage: TriageAnswers | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _free_text_is_apart(self) -> ServiceProfile:

@@ -7,6 +7,8 @@ recipient's risk of an irregularity. What is planted (see data/README.md):
     for men while missing some for women;
 (c) application language and province are proxies of nationality.
 The true irregularity process depends on neither sex nor nationality (nor age or disability).
+Each row also carries a caseworker's free-text note naming the applicant: personal data that is no
+model input and that no record or report may ever hold.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 NATIONALITY_SHARES = {"korean": 0.93, "naturalized": 0.03, "foreign_resident": 0.04}
 # Probability that a historical review recorded an irregularity that was not there, by nationality.
@@ -41,6 +43,37 @@ LANGUAGE_WEIGHTS = {
     "foreign_resident": [20, 30, 25, 15, 10],
 }
 CHANNELS = ["online", "office", "mail"]
+
+# The caseworker's note: synthetic names (Korean and romanised) and phrases, drawn from a stream of
+# its own after everything else, so that adding it changed no other column's values. No syllable
+# pair of a given name is a common word ending (하지, 하는), so names stand out of Korean prose.
+NOTE_STREAM = 100
+SURNAMES = [("김", "Kim"), ("이", "Lee"), ("박", "Park"), ("최", "Choi"), ("정", "Jung"), ("강", "Kang"),
+            ("조", "Cho"), ("윤", "Yoon"), ("장", "Jang"), ("임", "Lim"), ("한", "Han"), ("오", "Oh"),
+            ("서", "Seo"), ("신", "Shin"), ("권", "Kwon"), ("황", "Hwang"), ("안", "Ahn"), ("송", "Song"),
+            ("류", "Ryu"), ("홍", "Hong")]  # fmt: skip
+SYLLABLES = [("서", "seo"), ("민", "min"), ("지", "ji"), ("율", "yul"), ("윤", "yun"), ("준", "jun"),
+             ("도", "do"), ("예", "ye"), ("현", "hyeon"), ("수", "su"), ("은", "eun"), ("진", "jin"),
+             ("연", "yeon"), ("채", "chae"), ("주", "ju"), ("혜", "hye"), ("영", "yeong"), ("태", "tae"),
+             ("규", "gyu"), ("빈", "bin")]  # fmt: skip
+FOREIGN_FAMILY = [("응우옌", "Nguyen"), ("쩐", "Tran"), ("팜", "Pham"), ("왕", "Wang"), ("류", "Liu"),
+                  ("천", "Chen"), ("자오", "Zhao"), ("산토스", "Santos"), ("바트", "Bat")]  # fmt: skip
+FOREIGN_GIVEN = [("란", "Lan"), ("흐엉", "Huong"), ("웨이", "Wei"), ("팡", "Fang"), ("마리아", "Maria"),
+                 ("토야", "Tuya"), ("안", "Anh"), ("린", "Linh"), ("쥔", "Jun")]  # fmt: skip
+NOTE_PHRASES = [
+    ("소득 신고 누락 여부 확인 필요", "check for unreported income"),
+    ("야간 아르바이트 소득이 있다고 진술", "says they work evening shifts"),
+    ("가구원 변동 신고가 늦음", "reported a household change late"),
+    ("임대료 체납으로 상담", "came in about rent arrears"),
+    ("병원 진료 기록 제출", "handed in medical records"),
+    ("자녀 학교 문제로 방문", "visited about a child's school"),
+    ("전화 연락이 되지 않음", "could not be reached by phone"),
+    ("통장 거래 내역 제출 예정", "will hand in bank statements"),
+    ("이웃의 제보가 있었음", "a neighbour made a report"),
+    ("근로 능력 평가 예정", "work capacity assessment pending"),
+    ("주소지와 실거주지가 다를 수 있음", "may not live at the registered address"),
+    ("장기 입원 후 퇴원", "discharged after a long hospital stay"),
+]
 
 
 def _pick(rng: np.random.Generator, options: list[str], weights: list[float], n: int) -> np.ndarray:
@@ -76,6 +109,47 @@ def _income_weights(drift: float) -> list[float]:
     """Return the income deciles' weights, tilted towards the poorest as drift grows."""
     base = np.array([18, 16, 14, 12, 10, 9, 7, 6, 5, 3], dtype=float)
     return list(base * np.linspace(1 + drift, 1 - 0.5 * drift, 10))
+
+
+def _names(rng: np.random.Generator, nationality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return synthetic names in Hangul and romanised; foreign residents get foreign names."""
+    n = len(nationality)
+    surname, first, second = (
+        rng.integers(0, len(options), n) for options in (SURNAMES, SYLLABLES, SYLLABLES)
+    )
+    family_name = [np.array(pair, dtype=object) for pair in zip(*SURNAMES, strict=True)]
+    syllable = [np.array(pair, dtype=object) for pair in zip(*SYLLABLES, strict=True)]
+    ko = family_name[0][surname] + syllable[0][first] + syllable[0][second]
+    en = (
+        family_name[1][surname]
+        + " "
+        + np.char.capitalize((syllable[1][first] + syllable[1][second]).astype(str))
+    )
+    en = en.astype(object)
+    foreign = nationality == "foreign_resident"
+    k = int(foreign.sum())
+    family, given = rng.integers(0, len(FOREIGN_FAMILY), k), rng.integers(0, len(FOREIGN_GIVEN), k)
+    fam = [np.array(pair, dtype=object) for pair in zip(*FOREIGN_FAMILY, strict=True)]
+    giv = [np.array(pair, dtype=object) for pair in zip(*FOREIGN_GIVEN, strict=True)]
+    ko[foreign] = fam[0][family] + " " + giv[0][given]
+    en[foreign] = fam[1][family] + " " + giv[1][given]
+    return ko, en
+
+
+def caseworker_notes(seed: int, split: str, window: int, nationality: np.ndarray) -> list[str]:
+    """Return one synthetic caseworker's note per row: date, applicant's name, a remark, a phone."""
+    stream = [seed, NOTE_STREAM, ("train", "holdout", "window").index(split), window]
+    rng = np.random.default_rng(stream)
+    n = len(nationality)
+    ko, en = _names(rng, np.asarray(nationality))
+    days = np.datetime64("2025-01-01") + rng.integers(0, 540, n)
+    phrase = rng.integers(0, len(NOTE_PHRASES), n)
+    phone = rng.integers(0, 10**8, n)
+    return [
+        f"{day} {k}({e}) 상담: {NOTE_PHRASES[p][0]}. Note: {NOTE_PHRASES[p][1]}; "
+        f"tel 010-{t // 10**4:04d}-{t % 10**4:04d}"
+        for day, k, e, p, t in zip(days.astype(str), ko, en, phrase, phone, strict=True)
+    ]
 
 
 def true_irregularity_logit(df: pd.DataFrame) -> np.ndarray:
@@ -153,4 +227,5 @@ def generate(n: int, seed: int, split: str, window: int = 0, drift: float = 0.0)
     for col in ("sex", "nationality", "disability", "province", "application_channel"):
         df[col] = df[col].astype(str)
     df["application_language"] = df["application_language"].astype(str)
+    df["caseworker_note"] = caseworker_notes(seed, split, window, df["nationality"].to_numpy())
     return df

@@ -20,6 +20,27 @@ def test_generator_is_deterministic() -> None:
     assert digest(a) == digest(b) != digest(c)
 
 
+# Digests of generator version 2's train and holdout streams, before the caseworker's note existed.
+STREAMS = {
+    "train": "159602ead0b00eeadec75bce13107088c32c05395316f0c4f384afaf84b1a5a7",
+    "holdout": "ef769168ae43d18aa8b1193d80a5adf3fbf8a88e703b92382b52804f892bc965",
+}
+
+
+@pytest.mark.parametrize("split", sorted(STREAMS))
+def test_the_note_comes_from_a_stream_of_its_own(split: str) -> None:
+    """Adding the free-text note changed no other column, so the demo's models and numbers stand."""
+    df = welfare_review.generate(2000, seed=7, split=split)
+    assert df.columns[-1] == "caseworker_note"
+    others = df.drop(columns="caseworker_note")
+    assert hashlib.sha256(pd.util.hash_pandas_object(others).to_numpy()).hexdigest() == STREAMS[split]
+    notes = df["caseworker_note"]
+    assert notes.nunique() == len(df)  # a date, a name and a phone number make every note unique
+    assert notes.str.fullmatch(r"\d{4}-\d{2}-\d{2} .+\(.+\) 상담: .+\. Note: .+; tel 010-\d{4}-\d{4}").all()
+    foreign = df["nationality"] == "foreign_resident"
+    assert notes[foreign].str.contains(r"\((?:Nguyen|Tran|Pham|Wang|Liu|Chen|Zhao|Santos|Bat) ").all()
+
+
 def test_foreign_residents_are_under_represented(holdout, profile) -> None:
     reference = profile.attribute("nationality").population_shares
     shares = holdout["nationality"].value_counts(normalize=True)
@@ -75,7 +96,7 @@ def test_later_windows_stay_put_without_drift_and_move_with_it() -> None:
     calm = welfare_review.generate(20_000, 7, "window", window=1)
     moved = welfare_review.generate(20_000, 7, "window", window=2, drift=1.0)
     assert calm["case_id"].iloc[0] == "WR-W0010000000" and moved["case_id"].iloc[0] == "WR-W0020000000"
-    features = [c for c in holdout.columns if c not in ("case_id", "irregularity_found")]
+    features = [c for c in holdout.columns if c not in ("case_id", "irregularity_found", "caseworker_note")]
     assert max(feature_drift(c, holdout[c], calm[c]).psi for c in features) < 0.01
     assert abs(calm["irregularity_found"].mean() - holdout["irregularity_found"].mean()) < 0.015
     assert (
