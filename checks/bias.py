@@ -10,6 +10,7 @@ from scipy import stats
 
 from assay.checks.context import AuditContext, SensitiveAttribute
 from assay.checks.fairness import reference_index
+from assay.checks.phrase import N_, Phrase, joined, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import (
@@ -56,9 +57,9 @@ def _profile_attribute(ctx: AuditContext, name: str) -> SensitiveAttribute | Non
 
 
 def _plain_columns(ctx: AuditContext) -> list[str]:
-    """Return the data's columns other than the id, the label and the sensitive columns."""
+    """Return the data's columns other than the id, the label, the sensitive and free-text columns."""
     skip = {ctx.profile.id_column, ctx.profile.label.column} | ctx.profile.sensitive_columns()
-    return [c for c in ctx.data.columns if c not in skip]
+    return [c for c in ctx.data.columns if c not in skip and c not in ctx.profile.free_text]
 
 
 def _small(name: str, labels: list[str], sizes: np.ndarray, minimum: int) -> list[str]:
@@ -66,15 +67,23 @@ def _small(name: str, labels: list[str], sizes: np.ndarray, minimum: int) -> lis
     return [f"{name}={g} (n={int(n)})" for g, n in zip(labels, sizes, strict=True) if n < minimum]
 
 
-def _small_message(small: list[str], minimum: int, consequence: str) -> str:
+def _small_message(small: list[str], minimum: int, consequence: Phrase) -> Phrase:
     """Return the message naming the groups below the minimum size."""
-    return f"groups below the minimum size of {minimum}: {', '.join(small)}; {consequence}"
+    return phrase(
+        N_("groups below the minimum size of {minimum}: {groups}; {consequence}"),
+        minimum=str(minimum),
+        groups=", ".join(small),
+        consequence=consequence,
+    )
 
 
-def _not_assessed(check_id: str, title: str, reason: str) -> CheckResult:
+def _not_assessed(check_id: str, title: str, reason: Phrase) -> CheckResult:
     """Return a not-assessed result with its one-sentence reason."""
-    return CheckResult(
-        check_id=check_id, title=title, status=Status.NOT_ASSESSED, messages=[f"not assessed: {reason}"]
+    return CheckResult.of(
+        check_id=check_id,
+        title=title,
+        status=Status.NOT_ASSESSED,
+        phrases=[phrase(N_("not assessed: {reason}"), reason=reason)],
     )
 
 
@@ -93,22 +102,29 @@ def representation(ctx: AuditContext) -> CheckResult:
         return _not_assessed(
             REPRESENTATION,
             REPRESENTATION_TITLE,
-            "the service profile gives no reference population shares for any sensitive attribute",
+            phrase(
+                N_("the service profile gives no reference population shares for any sensitive attribute")
+            ),
         )
     assessed = [a for a in declared if a.name in ctx.sensitive.columns]
     if not assessed:
         return _not_assessed(
             REPRESENTATION,
             REPRESENTATION_TITLE,
-            "no attribute with reference population shares is among the audit's sensitive data",
+            phrase(N_("no attribute with reference population shares is among the audit's sensitive data")),
         )
     rows: list[MetricRow] = []
-    notes: list[str] = []
+    notes: list[Phrase] = []
     small: list[str] = []
     per_attribute: dict[str, Any] = {}
     without = [c for c in ctx.sensitive.columns if c not in {a.name for a in assessed}]
     if without:
-        notes.append(f"not assessed for {', '.join(without)}: the profile gives no population shares")
+        notes.append(
+            phrase(
+                N_("not assessed for {attributes}: the profile gives no population shares"),
+                attributes=", ".join(without),
+            )
+        )
     for attr in assessed:
         shares: dict[str, float] = dict(attr.population_shares or {})
         observed = ctx.sensitive[attr.name].value_counts()
@@ -117,10 +133,23 @@ def representation(ctx: AuditContext) -> CheckResult:
         if uncovered:
             listed = ", ".join(f"{g} (n={n})" for g, n in uncovered.items())
             notes.append(
-                f"{attr.name}: groups without a reference share are left out of the comparison: {listed}"
+                phrase(
+                    N_(
+                        "{attribute}: groups without a reference share are left out of the comparison: "
+                        "{groups}"
+                    ),
+                    attribute=attr.name,
+                    groups=listed,
+                )
             )
         if absent:
-            notes.append(f"{attr.name}: reference groups absent from the data: {', '.join(absent)}")
+            notes.append(
+                phrase(
+                    N_("{attribute}: reference groups absent from the data: {groups}"),
+                    attribute=attr.name,
+                    groups=", ".join(absent),
+                )
+            )
         groups = list(shares)
         counts = np.array([int(observed.get(g, 0)) for g in groups])
         reference = np.array([shares[g] for g in groups]) / sum(shares.values())
@@ -171,13 +200,15 @@ def representation(ctx: AuditContext) -> CheckResult:
         }
     messages = list(notes)
     if small:
-        messages.append(_small_message(small, settings.min_group_size, "their shares are inconclusive"))
-    return CheckResult(
+        messages.append(
+            _small_message(small, settings.min_group_size, phrase(N_("their shares are inconclusive")))
+        )
+    return CheckResult.of(
         check_id=REPRESENTATION,
         title=REPRESENTATION_TITLE,
         status=Status.INCONCLUSIVE if small else Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details={
             "attributes": per_attribute,
             "confidence": settings.confidence,
@@ -198,13 +229,13 @@ def label_bias(ctx: AuditContext) -> CheckResult:
     """Measure each group's share of positive labels and its gap to the reference group."""
     assert ctx.labels is not None and ctx.sensitive is not None
     if len(ctx.labels) == 0:
-        return _not_assessed(LABEL_BIAS, LABEL_BIAS_TITLE, "the data has no rows")
+        return _not_assessed(LABEL_BIAS, LABEL_BIAS_TITLE, phrase(N_("the data has no rows")))
     settings = ctx.settings
     # Decisions are all zero, so the cells are TN (label 0) and FN (label 1) and base_rate is the label rate.
     cells = CellCounts(np.asarray(ctx.labels, dtype=np.int64) * 2, ctx.sensitive)
     boot = cells.bootstrap(settings.n_boot, np.random.default_rng(ctx.seed))
     rows: list[MetricRow] = []
-    notes: list[str] = []
+    notes: list[Phrase] = []
     small: list[str] = []
     significant: list[dict[str, Any]] = []
     references: dict[str, str] = {}
@@ -262,6 +293,7 @@ def label_bias(ctx: AuditContext) -> CheckResult:
                         "base_rate": float(rate[g]),
                         "reference_base_rate": float(rate[ref]),
                         "p_value": float(adjusted[g]),
+                        "n": int(n[g]),
                     }
                 )
         gap_lo, gap_hi = percentile_ci(spread(boot_rate), settings.confidence)
@@ -279,20 +311,41 @@ def label_bias(ctx: AuditContext) -> CheckResult:
         small += _small(grouping.name, grouping.labels, n, settings.min_group_size)
     messages = list(notes)
     if significant:
-        listed = ", ".join(
-            f"{s['attribute']}={s['group']} ({s['base_rate']:.3f} vs {s['reference_base_rate']:.3f} for "
-            f"{s['reference']}, Holm p={s['p_value']:.2g})"
+        listed = [
+            phrase(
+                N_("{attribute}={group} ({rate} vs {reference_rate} for {reference}, Holm p={p})"),
+                attribute=str(s["attribute"]),
+                group=str(s["group"]),
+                rate=f"{s['base_rate']:.3f}",
+                reference_rate=f"{s['reference_base_rate']:.3f}",
+                reference=str(s["reference"]),
+                p=f"{s['p_value']:.2g}",
+            )
+            if s["n"] >= settings.disclosure_min
+            else phrase(
+                N_("{attribute}={group} (numbers withheld: a group below {minimum})"),
+                attribute=str(s["attribute"]),
+                group=str(s["group"]),
+                minimum=str(settings.disclosure_min),
+            )
             for s in significant
+        ]
+        messages.append(
+            phrase(
+                N_("base rate differs significantly from the reference group: {groups}"),
+                groups=joined(listed),
+            )
         )
-        messages.append(f"base rate differs significantly from the reference group: {listed}")
     if small:
-        messages.append(_small_message(small, settings.min_group_size, "their comparisons are inconclusive"))
-    return CheckResult(
+        messages.append(
+            _small_message(small, settings.min_group_size, phrase(N_("their comparisons are inconclusive")))
+        )
+    return CheckResult.of(
         check_id=LABEL_BIAS,
         title=LABEL_BIAS_TITLE,
         status=Status.INCONCLUSIVE if small else Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details={
             "reference_groups": references,
             "significant": significant,
@@ -331,7 +384,9 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
     features = _plain_columns(ctx)
     if not features:
         return _not_assessed(
-            MISSING, MISSING_TITLE, "the data has no columns besides the id, label and sensitive columns"
+            MISSING,
+            MISSING_TITLE,
+            phrase(N_("the data has no columns besides the id, label and sensitive columns")),
         )
     n_rows = len(ctx.data)
     missing_counts = ctx.data[features].isna().sum()
@@ -410,26 +465,38 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
             )
         )
     flagged = [t for t in tests if t["p_value_holm"] < settings.significance]
-    messages = []
+    messages: list[Phrase] = []
     if flagged:
-        listed = ", ".join(
-            f"{t['feature']} by {t['attribute']} (Holm p={t['p_value_holm']:.2g})" for t in flagged
+        listed = [
+            phrase(
+                N_("{feature} by {attribute} (Holm p={p})"),
+                feature=str(t["feature"]),
+                attribute=str(t["attribute"]),
+                p=f"{t['p_value_holm']:.2g}",
+            )
+            for t in flagged
+        ]
+        messages.append(
+            phrase(
+                N_("missingness differs significantly between groups: {features}"), features=joined(listed)
+            )
         )
-        messages.append(f"missingness differs significantly between groups: {listed}")
     elif tests:
-        messages.append("no feature's missingness differs significantly between groups")
+        messages.append(phrase(N_("no feature's missingness differs significantly between groups")))
     else:
-        messages.append("no feature has missing values")
+        messages.append(phrase(N_("no feature has missing values")))
     if small:
         messages.append(
-            _small_message(list(small), settings.min_group_size, "their missing shares are inconclusive")
+            _small_message(
+                list(small), settings.min_group_size, phrase(N_("their missing shares are inconclusive"))
+            )
         )
-    return CheckResult(
+    return CheckResult.of(
         check_id=MISSING,
         title=MISSING_TITLE,
         status=Status.INCONCLUSIVE if small else Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details={
             "features": features,
             "features_with_missing": [f for f in features if missing_counts[f] > 0],
@@ -531,7 +598,7 @@ def proxies(ctx: AuditContext) -> CheckResult:
     """Measure how much each candidate feature alone reveals of each sensitive attribute."""
     assert ctx.sensitive is not None
     settings = ctx.settings
-    notes: list[str] = []
+    notes: list[Phrase] = []
     if ctx.model is not None:
         skip = {ctx.profile.id_column, ctx.profile.label.column} | ctx.profile.sensitive_columns()
         direct = [f for f in ctx.model.features if f in ctx.profile.sensitive_columns()]
@@ -539,19 +606,29 @@ def proxies(ctx: AuditContext) -> CheckResult:
         features = [f for f in ctx.model.features if f not in skip and f in ctx.data.columns]
         if direct:
             notes.append(
-                f"the model uses sensitive columns directly: {', '.join(direct)} (not assessed as proxies)"
+                phrase(
+                    N_("the model uses sensitive columns directly: {columns} (not assessed as proxies)"),
+                    columns=", ".join(direct),
+                )
             )
         if absent:
-            notes.append(f"model features absent from the data are not assessed: {', '.join(absent)}")
-        source = "the model's input features"
+            notes.append(
+                phrase(
+                    N_("model features absent from the data are not assessed: {features}"),
+                    features=", ".join(absent),
+                )
+            )
+        source = phrase(N_("the model's input features"))
     else:
         features = _plain_columns(ctx)
-        source = "every column except the id, label and sensitive columns"
+        source = phrase(N_("every column except the id, label, sensitive and free-text columns"))
     if not features:
-        return _not_assessed(PROXIES, PROXIES_TITLE, f"there is no candidate feature ({source})")
+        return _not_assessed(
+            PROXIES, PROXIES_TITLE, phrase(N_("there is no candidate feature ({source})"), source=source)
+        )
     n_rows = len(ctx.data)
     if n_rows == 0:
-        return _not_assessed(PROXIES, PROXIES_TITLE, "the data has no rows")
+        return _not_assessed(PROXIES, PROXIES_TITLE, phrase(N_("the data has no rows")))
     rng = np.random.default_rng(ctx.seed)
     fold = np.zeros(n_rows, dtype=np.int64)
     fold[rng.permutation(n_rows)[: n_rows // 2]] = 1
@@ -608,29 +685,40 @@ def proxies(ctx: AuditContext) -> CheckResult:
     ]
     messages = list(notes)
     if flagged_list:
-        listed = ", ".join(
-            f"{r['feature']} → {r['attribute']} "
-            f"(AUC {r['proxy_auc']:.2f} for {r['group']}, NMI {r['proxy_nmi']:.3f})"
+        listed = [
+            phrase(
+                N_("{feature} → {attribute} (AUC {auc} for {group}, NMI {nmi})"),
+                feature=str(r["feature"]),
+                attribute=str(r["attribute"]),
+                auc=f"{r['proxy_auc']:.2f}",
+                group=str(r["group"]),
+                nmi=f"{r['proxy_nmi']:.3f}",
+            )
             for r in flagged_list
-        )
-        messages.append(f"proxies of sensitive attributes: {listed}")
+        ]
+        messages.append(phrase(N_("proxies of sensitive attributes: {proxies}"), proxies=joined(listed)))
     else:
         messages.append(
-            f"no feature is a proxy of a sensitive attribute (AUC ≥ {settings.proxy_auc} or "
-            f"NMI ≥ {settings.proxy_nmi})"
+            phrase(
+                N_("no feature is a proxy of a sensitive attribute (AUC ≥ {auc} or NMI ≥ {nmi})"),
+                auc=f"{settings.proxy_auc}",
+                nmi=f"{settings.proxy_nmi}",
+            )
         )
     if small:
         messages.append(
-            _small_message(small, settings.min_group_size, "their proxy AUCs are inconclusive and not used")
+            _small_message(
+                small, settings.min_group_size, phrase(N_("their proxy AUCs are inconclusive and not used"))
+            )
         )
-    return CheckResult(
+    return CheckResult.of(
         check_id=PROXIES,
         title=PROXIES_TITLE,
         status=Status.INCONCLUSIVE if small else Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details={
-            "candidates": source,
+            "candidates": str(source),
             "ranked": ranked,
             "flagged": flagged_list,
             "thresholds": {"proxy_auc": settings.proxy_auc, "proxy_nmi": settings.proxy_nmi},

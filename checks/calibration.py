@@ -12,6 +12,7 @@ from scipy.stats import rankdata
 
 from assay.checks.context import AuditContext
 from assay.checks.performance import auc_from_bins
+from assay.checks.phrase import N_, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import CellCounts, Grouping, percentile_ci, safe_div, spread
@@ -80,17 +81,18 @@ def score_metrics(ctx: AuditContext) -> CheckResult:
         rows += _grouping_rows(
             ctx, grouping, cells, boot, boot_sums, mean_score, cal_of_fine, k, labels, scores
         )
-    return CheckResult(
+    undefined = phrase(
+        N_(
+            "ROC AUC is undefined in a group with only one label value; such groups are reported "
+            "without a value"
+        )
+    )
+    return CheckResult.of(
         check_id=CHECK_ID,
         title=TITLE,
         status=Status.PASSED,
         metrics=rows,
-        messages=[
-            "ROC AUC is undefined in a group with only one label value; such groups are reported "
-            "without a value"
-        ]
-        if any(r.metric == "roc_auc" and r.value is None for r in rows)
-        else [],
+        phrases=[undefined] if any(r.metric == "roc_auc" and r.value is None for r in rows) else [],
         details={
             "calibration_bins": n_cal,
             "n_boot": settings.n_boot,

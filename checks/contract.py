@@ -7,6 +7,7 @@ from typing import Any
 
 from assay.checks.context import AuditContext
 from assay.checks.errors import AssayInputError
+from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 
@@ -51,13 +52,26 @@ def _summary(result: Any) -> dict[str, Any]:
     return {"type": config.type, "kwargs": kwargs, "success": bool(result.success), **counts}
 
 
+def failure_phrase(item: dict[str, Any]) -> Phrase | str:
+    """Return one short phrase for a failed expectation: its type, column and unexpected rows."""
+    kind, column, count = str(item["type"]), item["kwargs"].get("column"), item.get("unexpected_count")
+    if column and count:
+        return phrase(
+            N_("{expectation} on {column} ({count} rows)"),
+            expectation=kind,
+            column=repr(column),
+            count=str(count),
+        )
+    if column:
+        return phrase(N_("{expectation} on {column}"), expectation=kind, column=repr(column))
+    if count:
+        return phrase(N_("{expectation} ({count} rows)"), expectation=kind, count=str(count))
+    return kind
+
+
 def describe_failure(item: dict[str, Any]) -> str:
-    """Return one short phrase for a failed expectation."""
-    column = item["kwargs"].get("column")
-    where = f" on {column!r}" if column else ""
-    count = item.get("unexpected_count")
-    rows = f" ({count} rows)" if count else ""
-    return f"{item['type']}{where}{rows}"
+    """Return one short phrase for a failed expectation, in English."""
+    return str(failure_phrase(item))
 
 
 @register(CHECK_ID, TITLE, (Need.CONTRACT,), ("expectations", "failed_expectations"))
@@ -79,7 +93,7 @@ def validate_contract(ctx: AuditContext) -> CheckResult:
     batch = batch_definition.get_batch(batch_parameters={"dataframe": ctx.data})
     results = [_summary(r) for r in batch.validate(suite).results]
     failed = [r for r in results if not r["success"]]
-    return CheckResult(
+    return CheckResult.of(
         check_id=CHECK_ID,
         title=TITLE,
         status=Status.FAILED if failed else Status.PASSED,
@@ -87,6 +101,6 @@ def validate_contract(ctx: AuditContext) -> CheckResult:
             MetricRow(check_id=CHECK_ID, metric="expectations", value=len(results), n=len(ctx.data)),
             MetricRow(check_id=CHECK_ID, metric="failed_expectations", value=len(failed), n=len(ctx.data)),
         ],
-        messages=[f"failed: {describe_failure(r)}" for r in failed],
+        phrases=[phrase(N_("failed: {failure}"), failure=failure_phrase(r)) for r in failed],
         details={"expectations": results},
     )

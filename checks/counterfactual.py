@@ -10,6 +10,7 @@ import pandas as pd
 
 from assay.checks.attribution import StratifiedSampler
 from assay.checks.context import AuditContext, SensitiveAttribute
+from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import wilson_interval
@@ -159,14 +160,18 @@ def _transitions(
     ]
 
 
-def _not_input(attr: SensitiveAttribute, n_rows: int) -> tuple[MetricRow, str]:
+def _not_input(attr: SensitiveAttribute, n_rows: int) -> tuple[MetricRow, Phrase]:
     """Return the zero flip rate of an attribute the candidate never sees, and the reason."""
     row = MetricRow(
         check_id=CHECK_ID, metric="flip_rate", attribute=attr.name, feature=attr.column, value=0.0, n=n_rows
     )
-    return row, (
-        f"{attr.name} ({attr.column}) is not an input of the candidate: its decision cannot depend "
-        "on it directly (flip rate 0); dependence through proxies is covered by data.proxies"
+    return row, phrase(
+        N_(
+            "{attribute} ({column}) is not an input of the candidate: its decision cannot depend "
+            "on it directly (flip rate 0); dependence through proxies is covered by data.proxies"
+        ),
+        attribute=attr.name,
+        column=attr.column,
     )
 
 
@@ -181,8 +186,14 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
     inputs = [a for a in attrs if a.column in features]
     n_rows = len(ctx.data)
     rows: list[MetricRow] = []
-    messages: list[str] = [
-        f"{name} is not declared in the service profile, so its data column is unknown; not tested"
+    messages: list[Phrase] = [
+        phrase(
+            N_(
+                "{attribute} is not declared in the service profile, so its data column is unknown; "
+                "not tested"
+            ),
+            attribute=str(name),
+        )
         for name in ctx.sensitive.columns
         if name not in declared
     ]
@@ -197,12 +208,12 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
         "sample_rows": 0,
     }
     if not inputs:
-        return CheckResult(
+        return CheckResult.of(
             check_id=CHECK_ID,
             title=TITLE,
             status=Status.PASSED,
             metrics=rows,
-            messages=messages,
+            phrases=messages,
             details=details,
         )
 
@@ -264,6 +275,7 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
         common = {"check_id": CHECK_ID, "metric": "flip_rate", "attribute": attr.name, "feature": attr.column}
         rows.append(MetricRow(value=rate, ci_low=low, ci_high=high, n=len(idx), **common))
         by_group: dict[str, float] = {}
+        hidden: set[str] = set()  # groups below the disclosure minimum: their rates are not said
         for code in np.unique(codes):
             member = codes == code
             g_rate, g_eff = _weighted_rate(flags[member], weights[member])
@@ -274,36 +286,78 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
                 MetricRow(group=group, value=g_rate, ci_low=g_low, ci_high=g_high, n=n_group, **common)
             )
             by_group[group] = g_rate
+            if n_group < settings.disclosure_min:
+                hidden.add(group)
             if n_group < settings.min_group_size:
                 small.append(f"{attr.name}={group} (n={n_group})")
         messages.append(
-            _input_message(attr, rate, (float(low), float(high)), by_group, transitions, settings.confidence)
+            _input_message(
+                attr,
+                rate,
+                (float(low), float(high)),
+                {g: r for g, r in by_group.items() if g not in hidden},
+                [t for t in transitions if t["attribute"] == attr.name and t["from"] not in hidden],
+                settings.confidence,
+            )
         )
     if threshold.source == "fallback":
         messages.append(
-            f"the decisions do not bound the threshold on both sides; assumed {threshold.value:g}, "
-            "so flips are inconclusive"
+            phrase(
+                N_(
+                    "the decisions do not bound the threshold on both sides; assumed {threshold}, "
+                    "so flips are inconclusive"
+                ),
+                threshold=f"{threshold.value:g}",
+            )
         )
     elif threshold.agreement < 1.0:
-        which = (
-            f"the audit's threshold {threshold.value:g} reproduces"
-            if threshold.source == "audit context"
-            else f"no single threshold reproduces every decision; the best, {threshold.value:g}, reproduces"
-        )
-        messages.append(
-            f"{which} {threshold.agreement:.2%} of the decisions; decisions were re-derived from scores "
-            "on both sides of each comparison"
-        )
+        fit = {"threshold": f"{threshold.value:g}", "share": f"{threshold.agreement:.2%}"}
+        if threshold.source == "audit context":
+            messages.append(
+                phrase(
+                    N_(
+                        "the audit's threshold {threshold} reproduces {share} of the decisions; decisions "
+                        "were re-derived from scores on both sides of each comparison"
+                    ),
+                    **fit,
+                )
+            )
+        else:
+            messages.append(
+                phrase(
+                    N_(
+                        "no single threshold reproduces every decision; the best, {threshold}, reproduces "
+                        "{share} of the decisions; decisions were re-derived from scores on both sides of "
+                        "each comparison"
+                    ),
+                    **fit,
+                )
+            )
     if ambiguous:
         messages.append(
-            f"{ambiguous} of {len(alt_scores)} counterfactual scores fall between the highest unselected "
-            f"and the lowest selected score ({threshold.low:.6g}–{threshold.high:.6g}); their decisions "
-            f"assume a threshold of {threshold.value:g}"
+            phrase(
+                N_(
+                    "{count} of {total} counterfactual scores fall between the highest unselected "
+                    "and the lowest selected score ({low}–{high}); their decisions "
+                    "assume a threshold of {threshold}"
+                ),
+                count=str(ambiguous),
+                total=str(len(alt_scores)),
+                low=f"{threshold.low:.6g}",
+                high=f"{threshold.high:.6g}",
+                threshold=f"{threshold.value:g}",
+            )
         )
     if small:
         messages.append(
-            f"groups below the minimum size of {settings.min_group_size} in the sample: "
-            f"{', '.join(small)}; their flip rates are inconclusive"
+            phrase(
+                N_(
+                    "groups below the minimum size of {minimum} in the sample: "
+                    "{groups}; their flip rates are inconclusive"
+                ),
+                minimum=str(settings.min_group_size),
+                groups=", ".join(small),
+            )
         )
     details.update(
         {
@@ -329,12 +383,12 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
         }
     )
     inconclusive = bool(small) or threshold.source == "fallback"
-    return CheckResult(
+    return CheckResult.of(
         check_id=CHECK_ID,
         title=TITLE,
         status=Status.INCONCLUSIVE if inconclusive else Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details=details,
     )
 
@@ -346,20 +400,55 @@ def _input_message(
     by_group: dict[str, float],
     transitions: list[dict[str, Any]],
     confidence: float,
-) -> str:
-    """Return the sentence on an input attribute: its flip rate, its worst group, its largest shift."""
-    worst = max(by_group, key=lambda g: by_group[g])
-    text = (
-        f"{attr.name} ({attr.column}) is an input: changing only it changes {rate:.1%} of decisions "
-        f"({confidence:.0%} CI {interval[0]:.1%}–{interval[1]:.1%}); most for "
-        f"{attr.name}={worst} ({by_group[worst]:.1%})"
+) -> Phrase:
+    """Return the sentence on an input attribute: its flip rate, its worst group, its largest shift.
+
+    `by_group` and `transitions` hold only the groups whose numbers may be published.
+    """
+    text = phrase(
+        N_(
+            "{attribute} ({column}) is an input: changing only it changes {rate} of decisions "
+            "({confidence} CI {low}–{high})"
+        ),
+        attribute=attr.name,
+        column=attr.column,
+        rate=f"{rate:.1%}",
+        confidence=f"{confidence:.0%}",
+        low=f"{interval[0]:.1%}",
+        high=f"{interval[1]:.1%}",
     )
+    if by_group:
+        worst = max(by_group, key=lambda g: by_group[g])
+        text = phrase(
+            N_("{sentence}; most for {attribute}={group} ({rate})"),
+            sentence=text,
+            attribute=attr.name,
+            group=str(worst),
+            rate=f"{by_group[worst]:.1%}",
+        )
     mine = [t for t in transitions if t["attribute"] == attr.name]
     if rate > 0 and mine:
         big = max(mine, key=lambda t: abs(t["selection_change"]))
-        verb = "raises" if big["selection_change"] > 0 else "lowers"
-        text += (
-            f"; moving {big['from']} to {big['to']} {verb} their selection rate by "
-            f"{abs(big['selection_change']) * 100:.1f} percentage points"
-        )
+        move = {
+            "sentence": text,
+            "source": str(big["from"]),
+            "target": str(big["to"]),
+            "points": f"{abs(big['selection_change']) * 100:.1f}",
+        }
+        if big["selection_change"] > 0:
+            text = phrase(
+                N_(
+                    "{sentence}; moving {source} to {target} raises their selection rate by {points} "
+                    "percentage points"
+                ),
+                **move,
+            )
+        else:
+            text = phrase(
+                N_(
+                    "{sentence}; moving {source} to {target} lowers their selection rate by {points} "
+                    "percentage points"
+                ),
+                **move,
+            )
     return text

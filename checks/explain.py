@@ -12,6 +12,7 @@ import numpy as np
 from assay.checks import attribution as at
 from assay.checks.context import AuditContext, ModelAccess
 from assay.checks.explainers import Attribution, Explainer, attribute_rows, choose_explainer, concat
+from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import percentile_ci
@@ -134,8 +135,8 @@ def _reliance_rows(
 
 def attribution_evidence(
     ctx: AuditContext, check_id: str, features: list[str], explained: Explained
-) -> tuple[list[MetricRow], dict[str, Any], list[str]]:
-    """Return the metric rows, details and messages that summarise SHAP values on a draw."""
+) -> tuple[list[MetricRow], dict[str, Any], list[Phrase]]:
+    """Return the metric rows, details and messages (as phrases) that summarise SHAP values on a draw."""
     assert ctx.sensitive is not None
     s = ctx.settings
     draw, att = explained.draw, explained.att
@@ -231,27 +232,47 @@ def attribution_evidence(
         },
         "intervals": f"stratified bootstrap ({s.n_boot} replicates, {s.confidence:.0%} percentile)",
     }
-    messages = [f"top inputs: {', '.join(ranking[:5])}"]
+    messages = [phrase(N_("top inputs: {features}"), features=", ".join(ranking[:5]))]
     if len(sens):
-        messages.append(f"sensitive inputs take {share_point[0][sens].sum():.1%} of the attribution")
+        messages.append(
+            phrase(
+                N_("sensitive inputs take {share} of the attribution"),
+                share=f"{share_point[0][sens].sum():.1%}",
+            )
+        )
     if len(prox):
         listed = ", ".join(
             f"{p['feature']} → {p['attribute']} (AUC {p['proxy_auc']:.2f}): {p['importance_share']:.1%}"
             for p in proxy_list
         )
         messages.append(
-            f"proxies of sensitive attributes take {share_point[0][prox].sum():.1%} of the attribution: "
-            + listed
+            phrase(
+                N_("proxies of sensitive attributes take {share} of the attribution: {proxies}"),
+                share=f"{share_point[0][prox].sum():.1%}",
+                proxies=listed,
+            )
         )
     if unresolved:
         messages.append(
-            "the sample cannot order these neighbours in the ranking (their difference's interval "
-            "holds zero): " + "; ".join(f"{a} / {b}" for a, b in unresolved)
+            phrase(
+                N_(
+                    "the sample cannot order these neighbours in the ranking (their difference's interval "
+                    "holds zero): {pairs}"
+                ),
+                pairs="; ".join(f"{a} / {b}" for a, b in unresolved),
+            )
         )
     if not explained.tolerance_met:
         messages.append(
-            f"the row budget ran out before every top-{TOP} share was known to ± {s.explain_tolerance} "
-            f"(largest half-width {halfwidth:.3f})"
+            phrase(
+                N_(
+                    "the row budget ran out before every top-{top} share was known to ± {tolerance} "
+                    "(largest half-width {halfwidth})"
+                ),
+                top=str(TOP),
+                tolerance=f"{s.explain_tolerance}",
+                halfwidth=f"{halfwidth:.3f}",
+            )
         )
     return rows, details, messages
 
@@ -268,15 +289,18 @@ def explain_model(ctx: AuditContext, model: ModelAccess, check_id: str, title: s
         "base_value": explained.att.base,
         **details,
     }
-    head = (
-        f"{chosen.name} on {len(explained.draw)} rows drawn per sensitive group × decision (seed {ctx.seed})"
+    head = phrase(
+        N_("{explainer} on {rows} rows drawn per sensitive group × decision (seed {seed})"),
+        explainer=chosen.name,
+        rows=str(len(explained.draw)),
+        seed=str(ctx.seed),
     )
-    return CheckResult(
+    return CheckResult.of(
         check_id=check_id,
         title=title,
         status=Status.PASSED,
         metrics=rows,
-        messages=[head, *messages],
+        phrases=[head, *messages],
         details=details,
     )
 

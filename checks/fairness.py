@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from assay.checks.context import AuditContext
+from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import (
@@ -89,7 +90,7 @@ def attribute_metrics(counts: np.ndarray, ref: int, favourable: bool) -> dict[st
 
 def reference_index(
     ctx: AuditContext, grouping: Grouping, sizes: np.ndarray, chosen: dict[str, str]
-) -> tuple[int, str | None]:
+) -> tuple[int, Phrase | None]:
     """Return the index of the grouping's reference group and a note when a named one is absent.
 
     A single attribute's reference is the profile's, else its largest group; an intersection's is
@@ -106,7 +107,11 @@ def reference_index(
         return int(np.argmax(sizes)), None
     if named in grouping.labels and sizes[grouping.labels.index(named)] > 0:
         return grouping.labels.index(named), None
-    note = f"reference group {grouping.name}={named} is absent; used the largest group instead"
+    note = phrase(
+        N_("reference group {attribute}={group} is absent; used the largest group instead"),
+        attribute=grouping.name,
+        group=str(named),
+    )
     return int(np.argmax(sizes)), note
 
 
@@ -196,7 +201,7 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
     references: dict[str, str] = {}
     extremes: dict[str, Any] = {}
     small: list[str] = []
-    notes: list[str] = []
+    notes: list[Phrase] = []
     for grouping in cells.groupings(settings.intersections):
         point_counts = cells.aggregate(cells.counts, grouping).astype(float)
         sizes = point_counts.sum(axis=1).astype(int)
@@ -216,19 +221,28 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
         ]
     messages = list(notes)
     if small:
-        listed = ", ".join(small[:MAX_LISTED])
+        listed: Phrase | str = ", ".join(small[:MAX_LISTED])
         if len(small) > MAX_LISTED:
-            listed += f" and {len(small) - MAX_LISTED} more"
+            listed = phrase(
+                N_("{groups} and {count} more"), groups=listed, count=str(len(small) - MAX_LISTED)
+            )
         messages.append(
-            f"{len(small)} groups below the minimum size of {settings.min_group_size}: {listed}; "
-            "their comparisons are inconclusive"
+            phrase(
+                N_(
+                    "{count} groups below the minimum size of {minimum}: {groups}; "
+                    "their comparisons are inconclusive"
+                ),
+                count=str(len(small)),
+                minimum=str(settings.min_group_size),
+                groups=listed,
+            )
         )
-    return CheckResult(
+    return CheckResult.of(
         check_id=CHECK_ID,
         title=TITLE,
         status=Status.INCONCLUSIVE if small else Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details={
             "reference_groups": references,
             "best_and_worst_groups": extremes,

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from assay.checks.context import AuditContext
+from assay.checks.phrase import N_, Phrase, joined, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import confusion_codes, percentile_ci, rates, spread
@@ -108,25 +109,30 @@ def _summaries(table: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _unfit_reason(names: list[str], groups: np.ndarray, labels: np.ndarray) -> str | None:
+def _unfit_reason(names: list[str], groups: np.ndarray, labels: np.ndarray) -> Phrase | None:
     """Say why group-specific thresholds cannot be fitted and evaluated, or None if they can."""
     if len(names) < 2:
-        return "it has a single group"
+        return phrase(N_("it has a single group"))
     cells = np.bincount(groups * 2 + labels, minlength=len(names) * 2).reshape(-1, 2)
     # Each half needs both outcomes in every group: a ROC curve needs positives and negatives.
     short = [
-        f"{name} ({int(cells[g, 0])} negative, {int(cells[g, 1])} positive)"
+        phrase(
+            N_("{group} ({negative} negative, {positive} positive)"),
+            group=name,
+            negative=str(int(cells[g, 0])),
+            positive=str(int(cells[g, 1])),
+        )
         for g, name in enumerate(names)
         if cells[g].min() < 2
     ]
     if short:
-        return f"groups lack one outcome in a half: {', '.join(short)}"
+        return phrase(N_("groups lack one outcome in a half: {groups}"), groups=joined(short))
     return None
 
 
 def _mitigate(
     x: np.ndarray, labels: np.ndarray, groups: np.ndarray, fit: np.ndarray, seed: int
-) -> tuple[np.ndarray | None, str | None]:
+) -> tuple[np.ndarray | None, Phrase | None]:
     """Fit fairlearn's ThresholdOptimizer on the fit half; return its decisions on the other half."""
     from fairlearn.postprocessing import ThresholdOptimizer
 
@@ -145,7 +151,9 @@ def _mitigate(
             optimizer.fit(column[fit], labels[fit], sensitive_features=groups[fit])
             mitigated = optimizer.predict(column[~fit], sensitive_features=groups[~fit], random_state=seed)
     except Exception as exc:  # fairlearn's own refusal is a finding about the data, not a crash
-        return None, f"fairlearn could not fit it ({type(exc).__name__}: {exc})"
+        return None, phrase(
+            N_("fairlearn could not fit it ({type}: {exc})"), type=type(exc).__name__, exc=str(exc)
+        )
     return np.asarray(mitigated, dtype=np.int64), None
 
 
@@ -159,15 +167,15 @@ def mitigation_headroom(ctx: AuditContext) -> CheckResult:
     labels = np.asarray(ctx.labels).astype(np.int64)
     scores = np.asarray(ctx.scores, dtype=float)
     if ctx.decisions is None:
-        return CheckResult(
+        return CheckResult.of(
             check_id=CHECK_ID,
             title=TITLE,
             status=Status.NOT_ASSESSED,
-            messages=["not assessed: the audit has no decisions of the candidate to compare with"],
+            phrases=[phrase(N_("not assessed: the audit has no decisions of the candidate to compare with"))],
         )
     decisions = np.asarray(ctx.decisions).astype(np.int64)
     rows: list[MetricRow] = []
-    messages: list[str] = []
+    messages: list[Phrase] = []
     unassessed: dict[str, str] = {}
     splits: dict[str, dict[str, int]] = {}
     small: list[str] = []
@@ -181,8 +189,10 @@ def mitigation_headroom(ctx: AuditContext) -> CheckResult:
             x = _levels(scores, scores[fit])
             mitigated, reason = _mitigate(x, labels, codes, fit, ctx.seed)
         if reason is not None:
-            unassessed[attr] = reason
-            messages.append(f"{attr}: not assessable: {reason}")
+            unassessed[attr] = str(reason)
+            messages.append(
+                phrase(N_("{attribute}: not assessable: {reason}"), attribute=str(attr), reason=reason)
+            )
             continue
         assert mitigated is not None
         evaluate = ~fit
@@ -219,31 +229,48 @@ def mitigation_headroom(ctx: AuditContext) -> CheckResult:
             for name, size in zip(names, sizes, strict=True)
             if size < settings.min_group_size
         ]
-        messages.append(_sentence(attr, point))
+        # The gap is about the smallest group too: below the disclosure minimum it is not said.
+        small_group = int(sizes.min()) < settings.disclosure_min
+        messages.append(_sentence(attr, point, settings.disclosure_min if small_group else None))
     if not splits:
-        return CheckResult(
+        return CheckResult.of(
             check_id=CHECK_ID,
             title=TITLE,
             status=Status.NOT_ASSESSED,
-            messages=[f"not assessed: no sensitive attribute could be assessed ({'; '.join(messages)})"],
+            phrases=[
+                phrase(
+                    N_("not assessed: no sensitive attribute could be assessed ({reasons})"),
+                    reasons=joined(messages, "; "),
+                )
+            ],
             details={"not_assessable": unassessed},
         )
     messages.append(
-        "evidence only: group-specific thresholds were fitted on half of the evaluation rows and "
-        "measured on the other half; nothing is applied to the vendor's model, and using them would "
-        "need the sensitive attribute at decision time"
+        phrase(
+            N_(
+                "evidence only: group-specific thresholds were fitted on half of the evaluation rows and "
+                "measured on the other half; nothing is applied to the vendor's model, and using them would "
+                "need the sensitive attribute at decision time"
+            )
+        )
     )
     if small:
         messages.append(
-            f"groups below the minimum size of {settings.min_group_size} in the evaluation half: "
-            f"{', '.join(small)}; their headroom is inconclusive"
+            phrase(
+                N_(
+                    "groups below the minimum size of {minimum} in the evaluation half: "
+                    "{groups}; their headroom is inconclusive"
+                ),
+                minimum=str(settings.min_group_size),
+                groups=", ".join(small),
+            )
         )
-    return CheckResult(
+    return CheckResult.of(
         check_id=CHECK_ID,
         title=TITLE,
         status=Status.INCONCLUSIVE if (small or unassessed) else Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details=_details(ctx, fairlearn.__version__, splits, unassessed),
     )
 
@@ -263,32 +290,69 @@ def _pair(before: float, after: float) -> tuple[str, str]:
     return a, b
 
 
-def _sentence(attr: str, point: dict[str, np.ndarray]) -> str:
-    """Return the one sentence that says what group-specific thresholds could reach for `attr`."""
+def _sentence(attr: str, point: dict[str, np.ndarray], withheld_below: int | None = None) -> Phrase:
+    """Return the one sentence that says what group-specific thresholds could reach for `attr`.
+
+    With `withheld_below`, a group is smaller than that disclosure minimum: the gaps are not given.
+    """
     before = float(point["equalized_odds_difference"])
     after = float(point["headroom_equalized_odds_difference"])
     cost = float(point["accuracy_cost"])
-    verb = "could fall" if after < before else "would not fall: it would go"
     shown_before, shown_after = _pair(before, after)
-    text = (
-        f"with group-specific thresholds, {attr}'s equalized-odds gap {verb} from {shown_before} to "
-        f"{shown_after} at an accuracy cost of {_signed(cost)}"
-    )
+    gap = {"attribute": attr, "before": shown_before, "after": shown_after, "cost": _signed(cost)}
+    if withheld_below is not None:
+        text = phrase(
+            N_(
+                "with group-specific thresholds, {attribute}'s equalized-odds gap (withheld: a group below "
+                "{minimum}) would change at an accuracy cost of {cost}"
+            ),
+            attribute=attr,
+            minimum=str(withheld_below),
+            cost=_signed(cost),
+        )
+    elif after < before:
+        text = phrase(
+            N_(
+                "with group-specific thresholds, {attribute}'s equalized-odds gap could fall from {before} "
+                "to {after} at an accuracy cost of {cost}"
+            ),
+            **gap,
+        )
+    else:
+        text = phrase(
+            N_(
+                "with group-specific thresholds, {attribute}'s equalized-odds gap would not fall: it would "
+                "go from {before} to {after} at an accuracy cost of {cost}"
+            ),
+            **gap,
+        )
     if cost < 0:
         # A negative cost means the candidate's own threshold is not accuracy-optimal, not that
         # fairness is free: the mitigated operating point selects a different share of people.
-        text += (
-            f" (a gain, because the candidate's threshold is not accuracy-optimal: the selection rate "
-            f"would move from {float(point['selection_rate']):.1%} "
-            f"to {float(point['headroom_selection_rate']):.1%})"
+        text = phrase(
+            N_(
+                "{sentence} (a gain, because the candidate's threshold is not accuracy-optimal: the "
+                "selection rate would move from {before} to {after})"
+            ),
+            sentence=text,
+            before=f"{float(point['selection_rate']):.1%}",
+            after=f"{float(point['headroom_selection_rate']):.1%}",
         )
     eo_cost = float(point["equalized_odds_accuracy_cost"])
     if _signed(eo_cost).startswith("-"):
         # Group thresholds can beat every single one when the scores are shifted for one group.
-        text += f"; against the accuracy-best single threshold, equalized odds gains {-eo_cost:.3f} accuracy"
-    else:
-        text += f"; against the accuracy-best single threshold, equalized odds costs {_signed(eo_cost)}"
-    return text
+        return phrase(
+            N_(
+                "{sentence}; against the accuracy-best single threshold, equalized odds gains {gain} accuracy"
+            ),
+            sentence=text,
+            gain=f"{-eo_cost:.3f}",
+        )
+    return phrase(
+        N_("{sentence}; against the accuracy-best single threshold, equalized odds costs {cost}"),
+        sentence=text,
+        cost=_signed(eo_cost),
+    )
 
 
 def _details(

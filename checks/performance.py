@@ -7,6 +7,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from assay.checks.context import AuditContext
+from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import CellCounts, confusion_codes, percentile_ci, rates
@@ -71,13 +72,13 @@ def classification(ctx: AuditContext) -> CheckResult:
     assert ctx.labels is not None and ctx.decisions is not None
     labels = ctx.labels
     n = len(labels)
-    messages: list[str] = []
+    messages: list[Phrase] = []
     if labels.min() == labels.max():
-        return CheckResult(
+        return CheckResult.of(
             check_id=CHECK_ID,
             title="Holdout performance",
             status=Status.INCONCLUSIVE,
-            messages=["the evaluation set has only one label value; performance is undefined"],
+            phrases=[phrase(N_("the evaluation set has only one label value; performance is undefined"))],
         )
     cells = CellCounts(confusion_codes(labels, ctx.decisions), ctx.data.iloc[:, :0])
     point = _count_metrics(cells.counts[0])
@@ -123,15 +124,20 @@ def classification(ctx: AuditContext) -> CheckResult:
             )
         )
         messages.append(
-            f"ROC AUC interval from a stratified bootstrap of {n_sample} rows; "
-            "Brier interval from the normal approximation"
+            phrase(
+                N_(
+                    "ROC AUC interval from a stratified bootstrap of {rows} rows; "
+                    "Brier interval from the normal approximation"
+                ),
+                rows=str(n_sample),
+            )
         )
     else:
-        messages.append("no scores from the candidate: ROC AUC and Brier score not assessed")
-    return CheckResult(
+        messages.append(phrase(N_("no scores from the candidate: ROC AUC and Brier score not assessed")))
+    return CheckResult.of(
         check_id=CHECK_ID,
         title="Holdout performance",
         status=Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
     )

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from assay.checks.checklist import Answer, ImpactScheme, LevelFinding, Question
 from assay.checks.context import CheckSettings, Text
 from assay.checks.monitoring import Monitoring
-from assay.checks.phrase import N_, Phrase
+from assay.checks.phrase import N_, Phrase, joined, said
 from assay.checks.ranking import RankMetric
 from assay.checks.registry import all_checks
 from assay.checks.results import CheckResult, MetricRow, Status
@@ -264,9 +264,7 @@ class EvidenceVerdict(BaseModel):
 
     def said(self, lang: str, translate: Callable[[str], str] | None = None) -> list[str]:
         """Return the reasons in `lang` (in English when the record predates phrases)."""
-        if len(self.phrases) != len(self.reasons):
-            return list(self.reasons)
-        return [p.say(lang, translate) for p in self.phrases]
+        return said(self.phrases, self.reasons, lang, translate)
 
 
 class Verdict(BaseModel):
@@ -374,8 +372,9 @@ def judge_evidence(
             Phrase(template=N_("{check} {metric}: the check was not run"), args=item)
         ]
     if result.status in (Status.NOT_ASSESSED, Status.ERROR):
-        # The check's own messages stay in English: they name data and libraries more than they say.
-        why = "; ".join(result.messages)
+        # The check's own messages, as phrases when it has them (records sealed before had none).
+        phrased = len(result.phrases) == len(result.messages)
+        why = joined(result.phrases, "; ") if phrased else "; ".join(result.messages)
         return VerdictStatus.NOT_ASSESSED, [
             Phrase(template=N_("{check} {metric}: {why}"), args={**item, "why": why})
         ]

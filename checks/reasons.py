@@ -16,6 +16,7 @@ import pandas as pd
 
 from assay.checks.context import AuditContext, FeatureInfo, Text
 from assay.checks.explainers import LOG_ODDS, Attribution, attribute_rows, choose_explainer
+from assay.checks.phrase import N_, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 
@@ -145,23 +146,38 @@ def individual_reasons(ctx: AuditContext) -> CheckResult:
             }
         )
     messages = [
-        f"{chosen.name}: top {s.explain_top_k} reasons for {len(positions)} decisions "
-        f"({sum(requested)} asked for, the rest drawn per decision with seed {ctx.seed})"
+        phrase(
+            N_(
+                "{explainer}: top {top} reasons for {count} decisions "
+                "({asked} asked for, the rest drawn per decision with seed {seed})"
+            ),
+            explainer=chosen.name,
+            top=str(s.explain_top_k),
+            count=str(len(positions)),
+            asked=str(sum(requested)),
+            seed=str(ctx.seed),
+        )
     ]
     if missing:
         shown = ", ".join(pseudonym(key, m) for m in missing)
-        messages.append(f"{len(missing)} requested ids are not in the data (pseudonyms {shown})")
+        messages.append(
+            phrase(
+                N_("{count} requested ids are not in the data (pseudonyms {pseudonyms})"),
+                count=str(len(missing)),
+                pseudonyms=shown,
+            )
+        )
     # Each example is exact on its own, so n (a group size to the verdict engine) stays empty.
     rows = [
         MetricRow(check_id=CHECK_ID, metric="additivity_error", value=att.additivity_error()),
         MetricRow(check_id=CHECK_ID, metric="examples", value=len(positions)),
     ]
-    return CheckResult(
+    return CheckResult.of(
         check_id=CHECK_ID,
         title=TITLE,
         status=Status.PASSED,
         metrics=rows,
-        messages=messages,
+        phrases=messages,
         details={
             "explainer": {"name": chosen.name, "kind": chosen.kind, "note": chosen.note},
             "base_score": base_score,

@@ -7,9 +7,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assay.checks.context import AuditContext
+from assay.checks.phrase import N_, Text, joined, phrase
 from assay.checks.results import CheckResult, Need, Status
 
 CheckFn = Callable[[AuditContext], CheckResult]
+
+# How a not-assessed message names a missing need; the English is the need's own id.
+NEED_WORDS = {
+    Need.LABELS: Text(ko="정답 레이블", en="labels"),
+    Need.SCORES: Text(ko="점수", en="scores"),
+    Need.DECISIONS: Text(ko="결정", en="decisions"),
+    Need.MODEL_ACCESS: Text(ko="모델 접근", en="model_access"),
+    Need.SENSITIVE: Text(ko="민감 속성", en="sensitive"),
+    Need.CONTRACT: Text(ko="데이터 계약", en="contract"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,22 +83,22 @@ def get_check(check_id: str) -> Check:
 
 def run_check(check: Check, ctx: AuditContext) -> CheckResult:
     """Run one check; a missing need gives not_assessed and a crash gives error, never a raise."""
-    missing = [n.value for n in check.needs if not ctx.has(n)]
+    missing = [NEED_WORDS[n] for n in check.needs if not ctx.has(n)]
     if missing:
-        return CheckResult(
+        return CheckResult.of(
             check_id=check.id,
             title=check.title,
             status=Status.NOT_ASSESSED,
-            messages=[f"not assessed: the audit has no {', '.join(missing)}"],
+            phrases=[phrase(N_("not assessed: the audit has no {needs}"), needs=joined(missing))],
         )
     start = time.perf_counter()
     try:
         result = check.fn(ctx)
     except Exception as exc:  # a broken check must not sink the audit
-        result = CheckResult(
+        result = CheckResult.of(
             check_id=check.id,
             title=check.title,
             status=Status.ERROR,
-            messages=[f"{type(exc).__name__}: {exc}"],
+            phrases=[phrase(N_("{type}: {exc}"), type=type(exc).__name__, exc=str(exc))],
         )
     return result.model_copy(update={"seconds": round(time.perf_counter() - start, 4)})

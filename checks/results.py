@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from assay.checks.phrase import Phrase, said
 
 SCHEMA_VERSION = "1"
 
@@ -67,9 +70,30 @@ class CheckResult(BaseModel):
     title: str
     status: Status
     metrics: list[MetricRow] = Field(default_factory=list)
+    # In English; `phrases` says the same, one phrase per message, in a form each report language
+    # can say (records sealed before phrases existed have none, and their reports quote the English).
     messages: list[str] = Field(default_factory=list)
+    phrases: list[Phrase] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
     seconds: float | None = None
+
+    @classmethod
+    def of(
+        cls, check_id: str, title: str, status: Status, phrases: list[Phrase], **fields: Any
+    ) -> CheckResult:
+        """Return a result whose messages are given as phrases, each kept beside its English sentence."""
+        return cls(
+            check_id=check_id,
+            title=title,
+            status=status,
+            messages=[str(p) for p in phrases],
+            phrases=list(phrases),
+            **fields,
+        )
+
+    def said(self, lang: str, translate: Callable[[str], str] | None = None) -> list[str]:
+        """Return the messages in `lang` (in English when the record predates phrases)."""
+        return said(self.phrases, self.messages, lang, translate)
 
     def rows(self, metric: str) -> list[MetricRow]:
         """Return the metric rows named `metric`."""

@@ -15,6 +15,7 @@ import pandas as pd
 from assay.checks.context import AuditContext
 from assay.checks.explain import METRICS as EXPLAIN_METRICS
 from assay.checks.explain import explain_model
+from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 
@@ -61,8 +62,8 @@ def _pipeline(data: pd.DataFrame, features: list[str], regression: bool, seed: i
     return Pipeline([("encode", encode), ("boost", booster)])
 
 
-def _not_assessed(reason: str) -> CheckResult:
-    return CheckResult(check_id=CHECK_ID, title=TITLE, status=Status.NOT_ASSESSED, messages=[reason])
+def _not_assessed(reason: Phrase) -> CheckResult:
+    return CheckResult.of(check_id=CHECK_ID, title=TITLE, status=Status.NOT_ASSESSED, phrases=[reason])
 
 
 def fit_surrogate(ctx: AuditContext, features: list[str]) -> tuple[SurrogateModel, dict[str, Any]]:
@@ -104,11 +105,13 @@ def fit_surrogate(ctx: AuditContext, features: list[str]) -> tuple[SurrogateMode
 def surrogate(ctx: AuditContext) -> CheckResult:
     """Explain a predictions-only candidate through a surrogate model, with the surrogate's fidelity."""
     if ctx.model is not None:
-        return _not_assessed("the candidate's own model is explained (explain.global_importance)")
+        return _not_assessed(phrase(N_("the candidate's own model is explained (explain.global_importance)")))
     reserved = {ctx.profile.id_column, ctx.profile.label.column}
     features = [f for f in (ctx.features or []) if f in ctx.data.columns and f not in reserved]
     if not features:
-        return _not_assessed("the candidate declares no input features found in the evaluation data")
+        return _not_assessed(
+            phrase(N_("the candidate declares no input features found in the evaluation data"))
+        )
     model, fidelity = fit_surrogate(ctx, features)
     result = explain_model(ctx, model, CHECK_ID, TITLE)
     n = fidelity["held_out_rows"]
@@ -118,15 +121,30 @@ def surrogate(ctx: AuditContext) -> CheckResult:
         MetricRow(check_id=CHECK_ID, metric="surrogate_agreement", value=fidelity["agreement"], n=n),
     ]
     r2 = fidelity.get("r2")
-    head = (
-        "explains a SURROGATE fitted to the vendor's outputs, not the vendor's model: on "
-        f"{n} held-out rows it agrees with {fidelity['agreement']:.1%} of the decisions"
-        + (f" and explains R² = {r2:.3f} of the scores' log-odds" if r2 is not None else "")
-    )
+    agreement = {"rows": str(n), "agreement": f"{fidelity['agreement']:.1%}"}
+    if r2 is None:
+        head = phrase(
+            N_(
+                "explains a SURROGATE fitted to the vendor's outputs, not the vendor's model: on "
+                "{rows} held-out rows it agrees with {agreement} of the decisions"
+            ),
+            **agreement,
+        )
+    else:
+        head = phrase(
+            N_(
+                "explains a SURROGATE fitted to the vendor's outputs, not the vendor's model: on "
+                "{rows} held-out rows it agrees with {agreement} of the decisions and explains "
+                "R² = {r2} of the scores' log-odds"
+            ),
+            r2=f"{r2:.3f}",
+            **agreement,
+        )
     return result.model_copy(
         update={
             "metrics": rows,
-            "messages": [head, *result.messages],
+            "messages": [str(head), *result.messages],
+            "phrases": [head, *result.phrases],
             "details": {**result.details, "surrogate": {"features": features, **fidelity}},
         }
     )
