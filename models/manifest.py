@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay.checks.triage import Flops
 from assay.models.endpoint import EndpointSpec
 
 
@@ -73,6 +74,12 @@ class CandidateManifest(BaseModel):
     intended_use: str = Field(min_length=1)
     training_data: str = Field(min_length=1, description="overview of the training data")
     contact: str = Field(min_length=1)
+    # Framework Act Art 32 sets duties above a training-compute threshold; `assay triage` reads this.
+    training_compute_flops: Flops | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="declared training compute in floating-point operations (e.g. 3.2e+24)",
+    )
 
     @model_validator(mode="after")
     def _format_needs(self) -> CandidateManifest:
