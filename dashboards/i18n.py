@@ -38,9 +38,10 @@ LANG_NAMES = {"ko": "한국어", "en": "English"}
 # The templates whose texts the catalogs translate, and how they are parsed (as the report's
 # environment parses them, so that extracted message ids are the ones rendering looks up).
 TEMPLATES = ("report.html.j2", "comparison.html.j2")
-# The modules whose sentences the record keeps as phrases (templates marked with `N_`), which the
-# report says in its language: the verdict engine's reasons and the impact level's findings.
-PHRASE_SOURCES = ("policy.py", "checklist.py")
+# The modules (a pattern in checks/) whose sentences the record keeps as phrases (templates marked
+# with `N_`), which the report says in its language: the checks' messages, the verdict engine's
+# reasons, the impact level's findings. The registered checks' titles are translated too.
+PHRASE_SOURCES = "*.py"
 EXTRACT_OPTIONS = {
     "trim_blocks": "true",
     "lstrip_blocks": "true",
@@ -145,13 +146,18 @@ def extract_template_catalog() -> Catalog:
             catalog.add(
                 message, None, [(f"templates/{name}", lineno)], auto_comments=comments, context=context
             )
-    checks = files("assay.checks")
-    for name in PHRASE_SOURCES:
-        path = Path(str(checks / name))
+    checks = Path(str(files("assay.checks")))
+    for path in sorted(checks.glob(PHRASE_SOURCES)):
         for lineno, message, comments, context in extract_from_file(
             "python", path, keywords={"N_": None}, strip_comment_tags=True
         ):
-            catalog.add(message, None, [(f"checks/{name}", lineno)], auto_comments=comments, context=context)
+            catalog.add(
+                message, None, [(f"checks/{path.name}", lineno)], auto_comments=comments, context=context
+            )
+    from assay.checks.registry import all_checks  # imports every check module: only when extracting
+
+    for check in sorted(all_checks().values(), key=lambda c: c.id):
+        catalog.add(check.title, None, [("checks/registry.py", None)], auto_comments=[f"title of {check.id}"])
     return catalog
 
 

@@ -85,7 +85,11 @@ def report_env(lang: str) -> Environment:
     env.install_gettext_translations(translations, newstyle=True)
     env.filters.update(
         local=lambda text: i18n.in_lang(text, lang),
-        said=lambda verdict: verdict.said(lang, translations.gettext),
+        # A verdict's reasons or a check's messages in `lang`; English when the record predates phrases.
+        said=lambda item: item.said(lang, translations.gettext),
+        # A text only known at rendering (a check's title) looked up in the catalog. Unlike `_()`, it
+        # does no %-formatting on the result; gettext("") would be the catalog's header.
+        translate=lambda text: translations.gettext(text) if text else text,
         number=lambda value: i18n.number(value, lang),
         long_date=lambda value: i18n.long_date(value, lang),
         long_datetime=lambda value: i18n.long_datetime(value, lang),
@@ -115,4 +119,13 @@ def render_report(record: AuditRecord, lang: str = i18n.DEFAULT_LANG) -> str:
         reasons=_reasons(record),
         disclosure_min=disclosure_min,
         recommendation=record.recommendation.value,
+        triage_pack_used=_triage_pack_used(record),
     )
+
+
+def _triage_pack_used(record: AuditRecord) -> bool:
+    """Say whether the audit's policy, or a pack it extends, is one the triage calls for."""
+    if record.triage is None:
+        return False
+    lineage = [str(item).split("@")[0] for item in record.policy.get("lineage", [])]
+    return any(record.triage.pack(pack_id) is not None for pack_id in [record.policy.get("id"), *lineage])

@@ -261,3 +261,38 @@ def test_every_phrase_is_translated_with_the_same_fields() -> None:
 def test_a_translation_that_lost_a_field_falls_back_to_english() -> None:
     phrase = Phrase(template="{check} reported no {metric}", args={"check": "c", "metric": "m"})
     assert phrase.say("ko", lambda _: "{check}: {nonexistent}") == "c reported no m"
+
+
+def test_the_triage_is_shown_in_the_reports_language() -> None:
+    from assay.checks.triage import triage
+    from assay.data.loaders import load_profile
+
+    result = triage(load_profile("welfare-review")[0], pack_checks={"kr-public-service": ["data.contract"]})
+    record = _record().model_copy(update={"triage": result, "revokes": ["welfare-review.vendor-c.v1"]})
+    record = AuditRecord.model_validate_json(record.model_dump_json())  # as sealed
+    ko, en = render_report(record, lang="ko"), render_report(record, lang="en")
+    assert "<h2>적용 대상 판정</h2>" in ko and "고영향 인공지능 (인공지능기본법 제2조제4호)" in ko
+    assert "<h2>Applicability</h2>" in en and "High-impact AI (Framework Act Art 2(4))" in en
+    kr = result.finding("kr_high_impact")
+    assert kr.answer == "yes" and kr.category == "자"
+    assert all(escape(reason) in ko for reason in kr.said("ko", i18n.translations("ko").gettext))
+    assert all(escape(reason) in en for reason in kr.reasons)
+    assert "이 감사의 정책은 그중 하나이다." in ko and "This audit's policy is one of them." in en
+    assert "철회된 신뢰 라벨" in ko and "<code>welfare-review.vendor-c.v1</code>" in ko
+
+
+def test_an_audit_under_a_pack_the_triage_does_not_call_for_says_so() -> None:
+    from assay.checks.triage import triage
+    from assay.data.loaders import load_profile
+
+    result = triage(load_profile("welfare-review")[0])
+    record = _record().model_copy(
+        update={"triage": result, "policy": {**_record().policy, "id": "nist-ai-rmf"}}
+    )
+    html = render_report(record, lang="en")
+    assert "nist-ai-rmf" in [p.id for p in result.packs]  # as a reference only: still one of them
+    record = record.model_copy(update={"policy": {**_record().policy, "id": "city-pack", "lineage": []}})
+    assert "<strong>This audit's policy is not one of them.</strong> Ids marked" in render_report(
+        record, lang="en"
+    )
+    assert "This audit's policy is one of them. Ids marked" in html
