@@ -43,6 +43,8 @@ class Monitoring(BaseModel):
     # A group's share of the window has shifted when it moved by more than this, beyond chance.
     share_shift: float = Field(0.05, gt=0, lt=1)
     drift_bins: int = Field(10, ge=2, le=100)
+    # The longest a deployed model may run on one audit: a trust label expires then.
+    reaudit_days: int = Field(365, ge=1, le=3650)
 
 
 class Drift(FeatureDrift):

@@ -10,6 +10,7 @@ from assay.checks.checklist import Answer
 from assay.checks.monitoring import MonitorReport
 from assay.checks.policy import PolicyPack, Recommendation, Verdict, evaluate, recommend
 from assay.checks.results import SCHEMA_VERSION, CheckResult, MetricRow
+from assay.checks.triage import TriageResult
 
 
 class Subject(BaseModel):
@@ -61,6 +62,11 @@ class AuditRecord(BaseModel):
     monitoring: MonitorReport | None = None
     # The Prefect flow run that made the record: its id, and its page when a server keeps it.
     prefect: dict[str, str] | None = None
+    # Whether the service is high-impact AI and which packs it calls for, from the profile's answers.
+    triage: TriageResult | None = None
+    # Set on an audit that is not eligible: the earlier eligible versions of the same subject, whose
+    # trust labels it revokes (`assay label verify --ledger` reports them revoked).
+    revokes: list[str] = Field(default_factory=list)
 
     @computed_field  # derived from the verdicts every time, never set by hand
     @property
