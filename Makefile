@@ -25,4 +25,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .assay-cache assay-ledger
+	rm -rf $(VENV) .assay-cache assay-ledger assay-ledger-labels

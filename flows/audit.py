@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,15 +29,19 @@ from assay.checks.contract import CHECK_ID as CONTRACT_CHECK
 from assay.checks.contract import describe_failure
 from assay.checks.errors import AssayInputError
 from assay.checks.monitoring import MonitorReport
-from assay.checks.policy import PolicyPack, VerdictStatus, evaluate
+from assay.checks.policy import PolicyPack, Recommendation, VerdictStatus, evaluate, recommend
 from assay.checks.reasons import pseudonym
 from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status
+from assay.checks.triage import triage
 from assay.dashboards.artifacts import artifact_key, render_monitor_markdown, verdict_rows
 from assay.dashboards.i18n import REPORT_FILES
 from assay.dashboards.report import render_report
 from assay.data import loaders
+from assay.flows.triage_cli import shipped_pack_checks
+from assay.ledger.label import labelled_versions
 from assay.ledger.record import AuditRecord, Fingerprints, Subject
+from assay.ledger.signing import load_private_key
 from assay.ledger.store import Entry, EntryInfo, Ledger
 from assay.models.candidate import Candidate, Outputs, load_candidate
 from assay.models.endpoint import check_determinism
@@ -75,6 +82,7 @@ class AuditSpec(BaseModel):
     explain_ids: list[str] = []
     answers: Path | None = None  # checklist answers (see `assay checklist template`)
     trust_pickle: bool = False  # let a pickle/joblib candidate run its code when loaded
+    sign_key: Path | None = None  # ed25519 private key (PEM) the sealed entry's manifest is signed with
 
 
 class AuditSummary(BaseModel):
@@ -127,9 +135,19 @@ def load_inputs(spec: AuditSpec) -> Inputs:
         spec.data,
         "a sensitive attribute of the profile",
     )
+    loaders.check_ids(data, profile, spec.data)
+    loaders.check_sensitive(data, profile, spec.data)
+    asked = [f for f in candidate.manifest.input_features if f in profile.free_text]
+    if asked:
+        raise AssayInputError(
+            f"{spec.candidate}: input feature {asked[0]!r} is a free-text column of service "
+            f"{profile.id!r}: free text about a person is never sent to a candidate"
+        )
     loaders.require_columns(
         data, candidate.manifest.input_features, spec.data, "an input feature of the candidate"
     )
+    # Free text about a person is no evidence: no check, model or record ever sees it.
+    data = data.drop(columns=[c for c in profile.free_text if c in data.columns])
     labels = loaders.binary_labels(data, profile, spec.data).to_numpy()
     known = set(data[profile.id_column].astype(str))
     unknown = [i for i in spec.explain_ids if i not in known]
@@ -154,30 +172,86 @@ def load_inputs(spec: AuditSpec) -> Inputs:
 @task(cache_policy=NO_CACHE)
 def validate_contract(inputs: Inputs, spec: AuditSpec) -> CheckResult:
     """Validate the evaluation data against its contract; a failure stops the audit."""
-    expectations = inputs.contract.expectations if inputs.contract else None
-    ctx = AuditContext(profile=inputs.profile, data=inputs.data, contract=expectations)
+    return check_contract(inputs.profile, inputs.data, inputs.contract, inputs.contract_path, spec.data)
+
+
+def check_contract(
+    profile: ServiceProfile,
+    data: pd.DataFrame,
+    contract: loaders.DatasetContract | None,
+    contract_path: Path | None,
+    data_path: Path,
+) -> CheckResult:
+    """Return the contract check's result on `data`, or raise a one-line error if it failed."""
+    expectations = contract.expectations if contract else None
+    ctx = AuditContext(profile=profile, data=data, contract=expectations)
     result = run_check(get_check(CONTRACT_CHECK), ctx)
     if result.status == Status.ERROR:
-        raise AssayInputError(f"{inputs.contract_path}: {'; '.join(result.messages)}")
+        raise AssayInputError(f"{contract_path}: {'; '.join(result.messages)}")
     if result.status == Status.FAILED:
         failed = [e for e in result.details["expectations"] if not e["success"]]
         raise AssayInputError(
-            f"{spec.data}: data contract failed ({len(failed)} of "
+            f"{data_path}: data contract failed ({len(failed)} of "
             f"{len(result.details['expectations'])} expectations): "
             + "; ".join(describe_failure(e) for e in failed)
         )
     return result
 
 
+@dataclass(frozen=True)
+class Prechecked:
+    """An audit's inputs, loaded and validated before its flow started, for the flow to reuse."""
+
+    spec: AuditSpec
+    inputs: Inputs
+    contract: CheckResult
+    load_seconds: float
+    contract_seconds: float  # the contract's validation and an endpoint's probe
+
+
+# Set by `prechecked`: Inputs hold a data frame and a model, no flow parameter Prefect could record.
+PRECHECKED: ContextVar[Prechecked | None] = ContextVar("assay_prechecked", default=None)
+
+
+@contextlib.contextmanager
+def prechecked(spec: AuditSpec) -> Iterator[Prechecked]:
+    """Load and validate every input now, without Prefect; an audit of `spec` inside reuses them.
+
+    A mistake in any input then fails in one line before a flow, a server or a check has started.
+    """
+    start = time.perf_counter()
+    inputs = load_inputs.fn(spec)
+    loaded = time.perf_counter()
+    contract = validate_contract.fn(inputs, spec)
+    # An endpoint's first answers are an input too: a vendor answering wrongly fails here, in one line.
+    probe_endpoint(inputs, spec)
+    if inputs.candidate.predictions is not None:
+        # Joining a predictions file costs milliseconds: ids that do not join fail here too.
+        inputs.candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
+    checked = Prechecked(spec, inputs, contract, loaded - start, time.perf_counter() - loaded)
+    token = PRECHECKED.set(checked)
+    try:
+        yield checked
+    finally:
+        PRECHECKED.reset(token)
+
+
 @task(cache_policy=NO_CACHE)
 def score_candidate(inputs: Inputs, spec: AuditSpec) -> Outputs:
     """Get the candidate's scores and decisions on the evaluation rows."""
+    candidate = inputs.candidate
+    if candidate.determinism is None:
+        probe_endpoint(inputs, spec)
+    return candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
+
+
+def probe_endpoint(inputs: Inputs, spec: AuditSpec) -> None:
+    """Send an endpoint candidate the same rows twice and note whether it answered alike."""
     candidate = inputs.candidate
     if candidate.intake_log is not None and candidate.access is not None:
         # Two identical requests must get identical answers, or no number here can be reproduced.
         same, differing = check_determinism(candidate.access, inputs.data, rows=50, seed=spec.seed)
         candidate.determinism = {"deterministic": same, "rows_probed": 50, "rows_differing": differing}
-    return candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="check {check_id}")
@@ -288,7 +362,17 @@ def seal_record(
         key = Ledger(spec.ledger).pseudonym_key()
         command += "".join(f" --explain-id <id of {pseudonym(key, i)}>" for i in spec.explain_ids)
 
+    applicability = triage(
+        inputs.profile, compute=manifest.training_compute_flops, pack_checks=shipped_pack_checks()
+    )
+    not_eligible = recommend(verdicts) == Recommendation.NOT_ELIGIBLE
+
     def build(info: EntryInfo) -> dict[str, bytes]:
+        # Read under the ledger's lock (build runs inside append), so no eligible version sealed
+        # meanwhile escapes the revocation.
+        revokes = (
+            labelled_versions(Ledger(spec.ledger), inputs.profile.id, manifest.id) if not_eligible else []
+        )
         record = AuditRecord(
             audit_id=info.audit_id,
             version=info.version,
@@ -312,6 +396,8 @@ def seal_record(
                 "title": inputs.policy.title.model_dump(),
                 "parameters": inputs.policy.parameters.model_dump(),
                 "lineage": inputs.policy.lineage,
+                # How long a trust label of this audit stays valid: until the next audit is due.
+                "reaudit_days": inputs.policy.monitoring.reaudit_days,
             },
             evaluation={"file": spec.data.name, "rows": len(inputs.data)},
             intake=inputs.candidate.intake(),
@@ -323,6 +409,8 @@ def seal_record(
             command=command,
             monitoring=monitoring,
             prefect=_flow_run(),
+            triage=applicability,
+            revokes=revokes,
         )
         files = {
             "record.json": record.model_dump_json(indent=2).encode(),
@@ -336,7 +424,8 @@ def seal_record(
             files["intake.jsonl"] = inputs.candidate.intake_log.to_jsonl()
         return files
 
-    entry = Ledger(spec.ledger).append(inputs.profile.id, manifest.id, build)
+    signer = load_private_key(spec.sign_key) if spec.sign_key else None
+    entry = Ledger(spec.ledger).append(inputs.profile.id, manifest.id, build, signer=signer)
     return summarize(entry)
 
 
@@ -428,9 +517,16 @@ def measure(spec: AuditSpec, chunk_map: Any = None, resumable: bool = False) -> 
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    inputs = load_inputs(spec)
-    timings["load"] = time.perf_counter() - start
-    contract = validate_contract(inputs, spec)
+    pre = PRECHECKED.get()
+    if pre is not None and pre.spec == spec:
+        inputs, contract = pre.inputs, pre.contract
+        # The record's timings still count the loading and validation done before the flow.
+        start -= pre.load_seconds + pre.contract_seconds
+        timings["load"] = pre.load_seconds
+    else:
+        inputs = load_inputs(spec)
+        timings["load"] = time.perf_counter() - start
+        contract = validate_contract(inputs, spec)
     outputs = score_candidate(inputs, spec)
     timings["contract_and_scoring"] = time.perf_counter() - start - timings["load"]
     ctx = AuditContext(

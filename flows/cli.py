@@ -101,6 +101,14 @@ TrustPickleOpt = Annotated[
     ),
 ]
 OutputOpt = Annotated[Path | None, typer.Option(help="Write the JSON summary here instead of stdout.")]
+SignKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sign-key",
+        help="Sign every sealed entry's manifest with this ed25519 private key (from `assay keys "
+        "generate`); `assay verify --public-key` then checks the signatures.",
+    ),
+]
 PolicyOpt = Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")]
 AnswersOpt = Annotated[
     Path | None,
@@ -114,25 +122,65 @@ def demo(
     seed: SeedOpt = 7,
     policy: PolicyOpt = DEFAULT_POLICY,
     answers: AnswersOpt = None,
+    sign_key: SignKeyOpt = None,
 ) -> None:
     """Run the demo's procurement round: three vendors of the welfare-review scenario, compared."""
     from assay.data.loaders import load_answers, load_policy
     from assay.data.scenario import ensure_welfare_review
 
     # Bad input fails before minutes of scenario generation, not once per vendor afterwards.
+    _check_sign_key(sign_key)
     pack, _ = load_policy(policy)
     if answers:
         load_answers(answers, pack)
     start = time.perf_counter()
     with err.status("Generating the welfare-review scenario and training three vendor models…"):
         folder = ensure_welfare_review(seed)
-    summary = _run_round(folder / "round.yaml", ledger, policy=policy, answers=answers)
+    from assay.flows.triage_cli import run_triage, triage_line
+
+    err.print(escape(triage_line(run_triage("welfare-review"))), highlight=False, soft_wrap=True)
+    summary = _run_round(folder / "round.yaml", ledger, policy=policy, answers=answers, sign_key=sign_key)
+    _demo_labels(ledger, summary.audits, sign_key)
     err.print(
         f"Ledger: {ledger} (check it with `assay verify`, list it with `assay history`). "
         f"Took {time.perf_counter() - start:.0f} s."
     )
     if any(c.error for c in summary.candidates):
         raise UserError("the demo could not audit every vendor (see the table above)")
+
+
+def _demo_labels(ledger: Path, audits: list[Any], sign_key: Path | None) -> None:
+    """Issue the trust label of every eligible audit of the demo into a folder beside the ledger.
+
+    Without --sign-key the labels are signed with a demo key kept in LEDGER/private/, made once.
+    """
+    from datetime import date
+
+    from assay.flows.label_cli import issue_label
+    from assay.ledger.label import LABELLED
+    from assay.ledger.signing import generate_keypair, load_private_key
+
+    eligible = [a for a in audits if a.audit_id and a.recommendation in {r.value for r in LABELLED}]
+    if not eligible:
+        return
+    if sign_key is None:
+        sign_key = ledger / "private" / "demo-label.key"
+        if not sign_key.exists():
+            generate_keypair(sign_key.parent, "demo-label")
+    public = sign_key.with_suffix(".pub")
+    key = load_private_key(sign_key)
+    out = ledger.parent / f"{ledger.name}-labels"
+    for a in eligible:
+        done = issue_label(ledger, a.audit_id, key, out, date.today())
+        err.print(
+            escape(
+                f"Trust label {done.fingerprint} for {a.audit_id} ({a.recommendation}), valid until "
+                f"{done.label['expires']}: {done.svg_path}; check it with `assay label verify "
+                f"{done.json_path} --public-key {public} --ledger {ledger}`"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -155,6 +203,7 @@ def procure(
     ] = None,
     trust_pickle: TrustPickleOpt = False,
     output: OutputOpt = None,
+    sign_key: SignKeyOpt = None,
 ) -> None:
     """Audit every candidate of a round under one protocol, then seal their ranked comparison.
 
@@ -165,7 +214,10 @@ def procure(
         raise UserError(f"--task-runner {task_runner}: expected threads or dask")
     if dask_address and task_runner != "dask":
         raise UserError("--dask-address needs --task-runner dask")
-    summary = _run_round(round_file, ledger, policy, answers, task_runner, dask_address, trust_pickle)
+    _check_sign_key(sign_key)
+    summary = _run_round(
+        round_file, ledger, policy, answers, task_runner, dask_address, trust_pickle, sign_key
+    )
     _emit(summary.model_dump(mode="json"), output)
     if not summary.eligible:
         raise typer.Exit(EXIT_GATE_FAILED)
@@ -179,21 +231,24 @@ def _run_round(
     task_runner: str = "threads",
     dask_address: str | None = None,
     trust_pickle: bool = False,
+    sign_key: Path | None = None,
 ) -> Any:
-    from assay.flows.procure import load_round, procurement_round
+    from assay.flows.procure import checked_round, procurement_round
 
-    rnd = load_round(round_file)
-    names = ", ".join(c.parent.name for c in rnd.candidates)
-    with err.status(f"Auditing {names} concurrently (Prefect, {task_runner})…"):
-        summary = procurement_round(
-            round_file=round_file,
-            ledger=ledger,
-            task_runner=task_runner,
-            dask_address=dask_address,
-            trust_pickle=trust_pickle,
-            policy=policy,
-            answers=answers,
-        )
+    # The inputs every candidate shares are checked before Prefect starts (the flow reuses them).
+    with checked_round(round_file, policy, answers) as rnd:
+        names = ", ".join(c.parent.name for c in rnd.candidates)
+        with err.status(f"Auditing {names} concurrently (Prefect, {task_runner})…"):
+            summary = procurement_round(
+                round_file=round_file,
+                ledger=ledger,
+                task_runner=task_runner,
+                dask_address=dask_address,
+                trust_pickle=trust_pickle,
+                policy=policy,
+                answers=answers,
+                sign_key=sign_key,
+            )
     err.print(_summary_table(summary.audits, f"{rnd.spec.id} under {policy or rnd.spec.policy}"))
     for s in summary.audits:
         if s.entry:
@@ -224,9 +279,11 @@ def audit(
         ),
     ] = None,
     trust_pickle: TrustPickleOpt = False,
+    sign_key: SignKeyOpt = None,
 ) -> None:
     """Audit one candidate on an evaluation set under a policy and seal the record in the ledger."""
-    from assay.flows.audit import AuditSpec, audit_candidate
+    _check_sign_key(sign_key)  # before Prefect is even imported: a wrong path costs no audit
+    from assay.flows.audit import AuditSpec, audit_candidate, prechecked
 
     spec = AuditSpec(
         service=service,
@@ -238,8 +295,10 @@ def audit(
         explain_ids=explain_id or [],
         answers=answers,
         trust_pickle=trust_pickle,
+        sign_key=sign_key,
     )
-    with err.status(f"Auditing {candidate}…"):
+    # Every input is loaded and validated before Prefect starts; the flow reuses them.
+    with err.status(f"Auditing {candidate}…"), prechecked(spec):
         summary = audit_candidate(spec)
     err.print(_summary_table([summary], f"{summary.service} under {policy}"))
     _emit(summary.model_dump(), output)
@@ -280,6 +339,7 @@ def monitor(
     ] = True,
     trust_pickle: TrustPickleOpt = False,
     output: OutputOpt = None,
+    sign_key: SignKeyOpt = None,
 ) -> None:
     """Audit a deployed candidate on its latest window and compare with its previous version.
 
@@ -303,6 +363,7 @@ def monitor(
         notify=notify,
         resumable=resume,
         trust_pickle=trust_pickle,
+        sign_key=sign_key,
     )
     check_inputs(spec)  # before Prefect starts: a wrong path costs a second, not a server start
     regressed = None
@@ -330,19 +391,49 @@ def monitor(
         raise typer.Exit(EXIT_GATE_FAILED)
 
 
+def _check_sign_key(path: Path | None) -> None:
+    """Load the signing key now, so a bad path fails in one line before any audit work."""
+    if path is not None:
+        from assay.ledger.signing import load_private_key
+
+        load_private_key(path)
+
+
 @app.command()
-def verify(ledger: LedgerOpt = Path("assay-ledger")) -> None:
-    """Recompute every hash and link of the ledger; exit 3 naming the first broken file."""
+def verify(
+    ledger: LedgerOpt = Path("assay-ledger"),
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Also require every entry to carry a valid signature by this ed25519 public key.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute every hash and link of the ledger; exit 3 naming the first broken file.
+
+    Checks every file against its entry's manifest, each manifest against the hash its successor
+    (or HEAD) recorded, the order of the entries, and any signature's form. With --public-key
+    every entry must be signed by that key (`entries/NNNNNN/manifest.sig`).
+    """
+    from assay.ledger.signing import fingerprint, load_public_key
     from assay.ledger.store import Ledger
 
+    key = load_public_key(public_key) if public_key is not None else None
     store = Ledger(ledger)
     if not store.root.is_dir():
         raise UserError(f"{ledger}: no such ledger folder")
-    problems = store.verify()
+    problems = store.verify(key)
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise UserError(f"ledger integrity failure: {problems[0]}{more}", EXIT_INTEGRITY)
-    err.print(f"[green]ok[/]: {len(store.entries())} entries in {ledger}, every hash and link intact")
+    signed = f", every entry signed by key {fingerprint(key)}" if key is not None else ""
+    err.print(
+        "[green]ok[/]: "
+        + escape(f"{len(store.entries())} entries in {ledger}, every hash and link intact{signed}"),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _history_rows(ledger: Path) -> list[dict[str, Any]]:
@@ -498,13 +589,22 @@ def report(
 
 def _register_subcommands() -> None:
     from assay.flows.dashboard_cli import dashboard_app
+    from assay.flows.keys_cli import keys_app
+    from assay.flows.label_cli import label_app
+    from assay.flows.ledger_cli import ledger_app
     from assay.flows.policy_cli import checklist_app, policy_app
     from assay.flows.schedule_cli import schedule_app
+    from assay.flows.triage_cli import triage_command
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(checklist_app, name="checklist")
     app.add_typer(schedule_app, name="schedule")
     app.add_typer(dashboard_app, name="dashboard")
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(label_app, name="label")
+    # One command, not a group: `assay triage SERVICE.yaml`.
+    app.command("triage")(triage_command)
 
 
 _register_subcommands()

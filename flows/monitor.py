@@ -28,6 +28,7 @@ from assay.flows.audit import (
     summarize,
 )
 from assay.ledger.record import AuditRecord
+from assay.ledger.signing import load_private_key
 from assay.ledger.store import Entry, Ledger
 
 WINDOW_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -87,6 +88,8 @@ def check_inputs(spec: MonitorSpec, deep: bool = False) -> None:
     """
     from assay.models.candidate import load_candidate
 
+    if spec.sign_key is not None:
+        load_private_key(spec.sign_key)
     loaders.load_profile(spec.service)
     pack, _ = loaders.load_policy(spec.policy)
     if spec.answers:

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.checks.context import CheckSettings
+from assay.checks.context import CheckSettings, ServiceProfile
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import PolicyPack
 from assay.checks.ranking import Ranking, RankMetric, rank
@@ -24,9 +24,10 @@ from assay.dashboards.artifacts import key_of
 from assay.dashboards.comparison import render_comparison
 from assay.dashboards.i18n import REPORT_FILES
 from assay.data import loaders
-from assay.flows.audit import Audited, AuditSpec, AuditSummary, run_audit
+from assay.flows.audit import Audited, AuditSpec, AuditSummary, check_contract, run_audit
 from assay.ledger.comparison import CandidateOutcome, ClauseRow, ComparisonRecord
 from assay.ledger.record import AuditRecord
+from assay.ledger.signing import load_private_key
 from assay.ledger.store import EntryInfo, Ledger
 from assay.models.manifest import CandidateManifest
 from assay.policies import DEFAULT_POLICY
@@ -70,24 +71,95 @@ def load_round(path: Path) -> Round:
     """Read a round file and resolve its paths; a duplicate or missing candidate is a mistake in the file."""
     spec = loaders.load_model(path, RoundSpec)
     folder = path.parent
-    candidates = [(folder / c).resolve() for c in spec.candidates]
+    candidates = [loaders.beside(folder, c, f"{path}: field 'candidates'") for c in spec.candidates]
     seen = [str(c) for c in candidates]
     dupes = sorted({c for c in seen if seen.count(c) > 1})
     if dupes:
         raise AssayInputError(f"{path}: field 'candidates': {dupes[0]} is listed twice")
     # A file that is not there is the round file's mistake, not a vendor's failed intake.
-    absent = [c for c in candidates if not c.is_file()]
+    absent = [c for c in candidates if not loaders.is_file(c)]
     if absent:
         raise AssayInputError(f"{path}: field 'candidates': no such file {absent[0]}")
     return Round(
         spec=spec,
         path=path,
         service=_ref(spec.service, folder),
-        data=(folder / spec.data).resolve(),
+        data=loaders.beside(folder, spec.data, f"{path}: field 'data'"),
         policy=_ref(spec.policy, folder),
-        answers=(folder / spec.answers).resolve() if spec.answers else None,
+        answers=loaders.beside(folder, spec.answers, f"{path}: field 'answers'") if spec.answers else None,
         candidates=candidates,
     )
+
+
+def resolve_round(round_file: Path, policy: str | None = None, answers: Path | None = None) -> Round:
+    """Load a round file, with `policy` and `answers` (when given) replacing the file's own."""
+    rnd = load_round(round_file)
+    if policy is not None:
+        return rnd.model_copy(update={"policy": policy, "answers": answers})
+    if answers is not None:
+        return rnd.model_copy(update={"answers": answers})
+    return rnd
+
+
+@dataclass(frozen=True)
+class SharedInputs:
+    """What every candidate of a round shares, loaded and checked once."""
+
+    round: Round
+    profile: ServiceProfile
+    pack: PolicyPack
+    data_sha256: str
+
+
+def check_round(rnd: Round) -> SharedInputs:
+    """Check the inputs every candidate shares, so a mistake in them fails the round at once.
+
+    Profile, policy, answers, the evaluation data (columns, ids, labels, sensitive attributes,
+    contract) and the candidates' ids: a fault in any would fail every candidate alike.
+    """
+    profile, profile_path = loaders.load_profile(rnd.service)
+    pack, _ = loaders.load_policy(rnd.policy)
+    if rnd.answers is not None:
+        loaders.load_answers(rnd.answers, pack)
+    if not loaders.is_file(rnd.data):
+        raise AssayInputError(f"{rnd.path}: field 'data': no such file {rnd.data}")
+    data = loaders.read_table(rnd.data)
+    loaders.require_columns(data, [profile.id_column], rnd.data, "the profile's id column")
+    loaders.require_columns(data, [profile.label.column], rnd.data, "the profile's label")
+    sensitive = [a.column for a in profile.sensitive_attributes]
+    loaders.require_columns(data, sensitive, rnd.data, "a sensitive attribute of the profile")
+    loaders.check_ids(data, profile, rnd.data)
+    loaders.check_sensitive(data, profile, rnd.data)
+    # As each audit sees it: without free text (see load_inputs).
+    data = data.drop(columns=[c for c in profile.free_text if c in data.columns])
+    loaders.binary_labels(data, profile, rnd.data)
+    contract, contract_path = loaders.load_contract(profile, profile_path)
+    check_contract(profile, data, contract, contract_path, rnd.data)
+    # Two manifests with one id would be one subject in the ledger and one name in the ranking.
+    ids: dict[str, Path] = {}
+    for path in rnd.candidates:
+        manifest = _declared(path)
+        if manifest is not None and ids.setdefault(manifest.id, path) != path:
+            both = f"{ids[manifest.id]} and {path} both declare id {manifest.id!r}"
+            raise AssayInputError(f"{rnd.path}: field 'candidates': {both}")
+    return SharedInputs(rnd, profile, pack, loaders.sha256_file(rnd.data))
+
+
+# Set by `checked_round`, so the round's flow does not check its shared inputs a second time.
+ROUND_CHECKED: ContextVar[SharedInputs | None] = ContextVar("assay_round_checked", default=None)
+
+
+@contextlib.contextmanager
+def checked_round(
+    round_file: Path, policy: str | None = None, answers: Path | None = None
+) -> Iterator[Round]:
+    """Check a round's shared inputs now, without Prefect; a round of the same inputs inside reuses them."""
+    shared = check_round(resolve_round(round_file, policy, answers))
+    token = ROUND_CHECKED.set(shared)
+    try:
+        yield shared.round
+    finally:
+        ROUND_CHECKED.reset(token)
 
 
 @contextlib.contextmanager
@@ -179,9 +251,11 @@ class RankJob:
 def run_rank_job(job: RankJob) -> Ranking:
     """Compute one ranking (a pure function, so a Dask worker can run it)."""
     s = job.settings
+    # The comparison is published: a gap must not rest on a group below the disclosure minimum.
+    least = max(s.min_group_size, s.disclosure_min)
     return rank(
         job.metric, job.names, job.labels, job.decisions, job.groups, job.n_groups, job.attribute,
-        job.favourable, min_group=s.min_group_size, n_boot=s.n_boot, confidence=s.confidence, seed=job.seed,
+        job.favourable, min_group=least, n_boot=s.n_boot, confidence=s.confidence, seed=job.seed,
     )  # fmt: skip
 
 
@@ -264,35 +338,23 @@ def procurement_round(
     trust_pickle: bool = False,
     policy: str | None = None,
     answers: Path | None = None,
+    sign_key: Path | None = None,
 ) -> RoundSummary:
     """Audit every candidate of a round concurrently, then seal the comparison of them.
 
     `policy` and `answers` replace the round file's own, for the same candidates under another pack.
+    With `sign_key` every audit and the comparison are signed with that ed25519 key.
     """
-    rnd = load_round(round_file)
-    if policy is not None:
-        rnd = rnd.model_copy(update={"policy": policy, "answers": answers})
-    elif answers is not None:
-        rnd = rnd.model_copy(update={"answers": answers})
-    # Shared inputs fail the whole round at once, before any candidate is scored.
-    profile, _ = loaders.load_profile(rnd.service)
-    pack, _ = loaders.load_policy(rnd.policy)
-    if rnd.answers is not None:
-        loaders.load_answers(rnd.answers, pack)
-    data_sha256 = loaders.sha256_file(rnd.data) if rnd.data.is_file() else ""
-    if not data_sha256:
-        raise AssayInputError(f"{rnd.path}: field 'data': no such file {rnd.data}")
-    # Two manifests with one id would be one subject in the ledger and one name in the ranking.
-    ids: dict[str, Path] = {}
-    for path in rnd.candidates:
-        manifest = _declared(path)
-        if manifest is not None and ids.setdefault(manifest.id, path) != path:
-            both = f"{ids[manifest.id]} and {path} both declare id {manifest.id!r}"
-            raise AssayInputError(f"{rnd.path}: field 'candidates': {both}")
+    # A key that cannot sign fails the round now, not after every candidate was audited.
+    signer = load_private_key(sign_key) if sign_key else None
+    rnd = resolve_round(round_file, policy, answers)
+    pre = ROUND_CHECKED.get()
+    shared = pre if pre is not None and pre.round == rnd else check_round(rnd)
+    profile, pack, data_sha256 = shared.profile, shared.pack, shared.data_sha256
     specs = [
         AuditSpec(
             service=rnd.service, candidate=c, data=rnd.data, policy=rnd.policy, ledger=ledger,
-            seed=rnd.spec.seed, answers=rnd.answers, trust_pickle=trust_pickle,
+            seed=rnd.spec.seed, answers=rnd.answers, trust_pickle=trust_pickle, sign_key=sign_key,
         )
         for c in rnd.candidates
     ]  # fmt: skip
@@ -346,7 +408,7 @@ def procurement_round(
             **{name: render_comparison(record, lang=lang).encode() for lang, name in REPORT_FILES.items()},
         }
 
-    entry = Ledger(ledger).append(profile.id, f"round-{rnd.spec.id}", build)
+    entry = Ledger(ledger).append(profile.id, f"round-{rnd.spec.id}", build, signer=signer)
     stored = ComparisonRecord.model_validate_json(entry.read("comparison.json"))
     create_link_artifact(
         key=key_of(profile.id, "round", rnd.spec.id, "report"),

@@ -13,6 +13,7 @@ from assay.dashboards.comparison import render_comparison
 from assay.dashboards.report import render_report
 from assay.ledger.comparison import ComparisonRecord
 from assay.ledger.record import AuditRecord
+from assay.ledger.signing import generate_keypair
 
 pytestmark = pytest.mark.e2e
 
@@ -123,10 +124,12 @@ def test_the_demo_round_seals_a_ranked_comparison(run_assay, demo_ledger) -> Non
 
 def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tmp_path) -> None:
     ledger = tmp_path / "ledger"
+    private, public = generate_keypair(tmp_path / "keys", "agency")
     proc = run_assay(
         "audit", "--service", "welfare-review",
         "--candidate", str(scenario / "candidates" / "vendor-a" / "candidate.yaml"),
         "--data", str(scenario / "holdout.parquet"), "--ledger", str(ledger), "--seed", "7",
+        "--sign-key", str(private),
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     summary = json.loads(proc.stdout)
@@ -134,6 +137,11 @@ def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tm
     assert summary["recommendation"] == "not_eligible"
     assert "KR-ETHICS-03" in summary["failing_clauses"]
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
+    # The entry was signed with the key given, and verifies with its public half.
+    assert (ledger / "entries" / "000001" / "manifest.sig").is_file()
+    signed = run_assay("verify", "--ledger", str(ledger), "--public-key", str(public))
+    assert signed.returncode == 0, signed.stderr
+    assert "every entry signed by key" in signed.stderr
 
 
 def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
@@ -180,3 +188,28 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
     assert verdicts["KR-AIBA-34.1.4"] == verdicts["KR-AIBA-34.1.5"] == "pass"
     assert record["inputs"]["answers_sha256"] and "Kim Minji" in report
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
+
+
+def test_the_demo_seals_its_triage_and_labels_the_eligible_vendor(run_assay, demo_ledger) -> None:
+    rows = _history(run_assay, demo_ledger)
+    for row in rows.values():
+        proc = run_assay("show", row["audit_id"], "--ledger", str(demo_ledger), "--json")
+        triage = json.loads(proc.stdout)["triage"]
+        high_impact = next(f for f in triage["findings"] if f["topic"] == "kr_high_impact")
+        assert (high_impact["answer"], high_impact["category"]) == ("yes", "자")
+    labels = demo_ledger.parent / f"{demo_ledger.name}-labels"
+    issued = sorted(p.name for p in labels.iterdir())
+    vendor_c = rows["vendor-c"]["audit_id"]
+    # Only the eligible vendor gets one; the not-eligible vendors' audits are refused a label.
+    assert issued == [f"{vendor_c}.label.json", f"{vendor_c}.label.svg"]
+    proc = run_assay(
+        "label", "verify", str(labels / f"{vendor_c}.label.json"),
+        "--public-key", str(demo_ledger / "private" / "demo-label.pub"), "--ledger", str(demo_ledger),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "eligible_with_conditions" in proc.stderr and "audit entry is intact" in proc.stderr
+    label = json.loads((labels / f"{vendor_c}.label.json").read_text())["label"]
+    assert label["conditions"] == [
+        c for c in label["conditions"] if c["verdict"] in ("fail", "needs_attestation", "inconclusive")
+    ]
+    assert {"clause": "KR-TTA-07", "verdict": "fail"} in label["conditions"]
