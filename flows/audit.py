@@ -21,7 +21,7 @@ import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE, CacheKeyFnPolicy
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from assay.checks.checklist import Answer
 from assay.checks.context import AuditContext, ServiceProfile
@@ -79,7 +79,13 @@ class AuditSpec(BaseModel):
     ledger: Path
     seed: int = 0
     # Ids whose individual reasons the user asks for; the record names them by pseudonym only.
-    explain_ids: list[str] = []
+    # They are personal data: as secrets they never reach the parameters Prefect stores and shows.
+    explain_ids: list[SecretStr] = []
+
+    def raw_explain_ids(self) -> list[str]:
+        """Return the ids whose individual reasons were asked for, as given."""
+        return [i.get_secret_value() for i in self.explain_ids]
+
     answers: Path | None = None  # checklist answers (see `assay checklist template`)
     trust_pickle: bool = False  # let a pickle/joblib candidate run its code when loaded
     sign_key: Path | None = None  # ed25519 private key (PEM) the sealed entry's manifest is signed with
@@ -150,7 +156,7 @@ def load_inputs(spec: AuditSpec) -> Inputs:
     data = data.drop(columns=[c for c in profile.free_text if c in data.columns])
     labels = loaders.binary_labels(data, profile, spec.data).to_numpy()
     known = set(data[profile.id_column].astype(str))
-    unknown = [i for i in spec.explain_ids if i not in known]
+    unknown = [i for i in spec.raw_explain_ids() if i not in known]
     if unknown:
         raise AssayInputError(
             f"--explain-id {unknown[0]}: no row of {spec.data} has {profile.id_column} {unknown[0]!r}"
@@ -310,7 +316,7 @@ def fingerprint(spec: AuditSpec, inputs: Inputs) -> Fingerprints:
 
 def run_key(spec: AuditSpec, inputs: Inputs) -> str:
     """Return a key that names this audit's inputs: equal keys give equal results."""
-    ids = ",".join(spec.explain_ids)
+    ids = ",".join(spec.raw_explain_ids())
     # Explained rows are named by the ledger's own pseudonym key: another ledger, other names.
     key = hashlib.sha256(Ledger(spec.ledger).pseudonym_key()).hexdigest()
     material = f"{fingerprint(spec, inputs).model_dump_json()}|{ids}|{key}"
@@ -360,7 +366,7 @@ def seal_record(
     if spec.explain_ids:
         # The record must not hold the ids themselves: the agency's key maps them to these.
         key = Ledger(spec.ledger).pseudonym_key()
-        command += "".join(f" --explain-id <id of {pseudonym(key, i)}>" for i in spec.explain_ids)
+        command += "".join(f" --explain-id <id of {pseudonym(key, i)}>" for i in spec.raw_explain_ids())
 
     applicability = triage(
         inputs.profile, compute=manifest.training_compute_flops, pack_checks=shipped_pack_checks()
@@ -543,7 +549,7 @@ def measure(spec: AuditSpec, chunk_map: Any = None, resumable: bool = False) -> 
         threshold=inputs.candidate.manifest.output.threshold,
         features=list(inputs.candidate.manifest.input_features),
         feature_info=dict(inputs.contract.features) if inputs.contract else {},
-        explain_ids=tuple(spec.explain_ids),
+        explain_ids=tuple(spec.raw_explain_ids()),
         pseudonym_key=Ledger(spec.ledger).pseudonym_key(),
         # An endpoint's requests must all land in this process's intake log and budget: its
         # chunks are never farmed out, neither to local processes nor to a cluster.

@@ -20,6 +20,9 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
         "GX_ANALYTICS_ENABLED": "false",
+        # As the CLI sets it: the in-process flows' temporary server may start slowly on a busy
+        # 2-core machine (Prefect's default is 20 s).
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         "ASSAY_CACHE": str(base / "cache"),
     }
     os.environ.update(env)

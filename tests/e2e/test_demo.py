@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,7 @@ def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tm
 
 
 def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
-    run_assay, scenario, holdout, tmp_path
+    run_assay, scenario, holdout, tmp_path, session_env
 ) -> None:
     ledger = tmp_path / "ledger"
     wanted = str(holdout["case_id"].iloc[4321])
@@ -181,6 +182,12 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
     for path in entry.iterdir():
         assert wanted not in path.read_text(errors="replace"), path.name
     assert (ledger / "private" / "pseudonym.key").stat().st_mode & 0o077 == 0
+    # Nor in what Prefect keeps of the run: the flow's parameters hold it masked.
+    db = Path(session_env["PREFECT_HOME"]) / "prefect.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        parameters = [str(p) for (p,) in conn.execute("SELECT parameters FROM flow_run")]
+    assert any("**********" in p for p in parameters)
+    assert not any(wanted in p for p in parameters)
     # The answers are sealed with who gave them, and settle the clauses that asked.
     assert len(record["attestations"]) == 17
     assert {a["answered_by"] for a in record["attestations"]} == {"Kim Minji (welfare policy team)"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from assay.flows.audit import AuditSpec, load_inputs, run_key
 
 
@@ -22,6 +24,6 @@ def test_run_key_changes_with_every_input_that_changes_a_result(scenario: Path, 
     # Explained rows are pseudonymised with each ledger's own key, so results differ by ledger.
     assert run_key(spec.model_copy(update={"ledger": tmp_path / "ledger-b"}), inputs) != key
     assert run_key(spec.model_copy(update={"seed": 8}), inputs) != key
-    assert run_key(spec.model_copy(update={"explain_ids": ["WR-W0010000001"]}), inputs) != key
+    assert run_key(spec.model_copy(update={"explain_ids": [SecretStr("WR-W0010000001")]}), inputs) != key
     other = spec.model_copy(update={"data": scenario / "windows" / "2026-10.parquet"})
     assert run_key(other, load_inputs.fn(other)) != key
