@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay.checks.errors import AssayInputError
+from assay.ledger.store import LedgerIntegrityError
 from assay.policies import DEFAULT_POLICY
 
 EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL = 1, 2, 3, 4
@@ -621,6 +622,11 @@ def main() -> None:
     except AssayInputError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
+    except LedgerIntegrityError as exc:
+        err.print(
+            f"[red]error:[/] ledger integrity failure: {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(EXIT_INTEGRITY)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

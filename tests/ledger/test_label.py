@@ -179,3 +179,12 @@ def test_the_signature_covers_the_canonical_label(world, issued) -> None:
     assert check_label(issued.read_bytes(), key, date(2026, 3, 31))[1].startswith(
         "issued 2026-04-01, which is after"
     )
+
+
+def test_no_label_from_a_ledger_that_fails_verification(monkeypatch, capsys, world) -> None:
+    report = Ledger(world["ledger"]).find("welfare-review.vendor-a.v1").path / "report.html"
+    report.write_text(report.read_text() + "<!-- edited -->")
+    code, out, err = _issue(monkeypatch, capsys, world, "welfare-review.vendor-c.v1")
+    assert code == 3 and out == ""
+    assert err.startswith("error: ledger integrity failure: entries/000001/report.html") and "no label" in err
+    assert not world["out"].exists()
