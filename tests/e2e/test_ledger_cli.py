@@ -9,40 +9,15 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 
-from assay.flows.cli import main
 from assay.ledger.index import INDEX
 from assay.ledger.signing import fingerprint, generate_keypair, load_private_key, load_public_key
 from assay.ledger.store import Ledger
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _keep_environ():
-    """The CLI's setup sets Prefect defaults in os.environ; they must not leak into other tests."""
-    import os
-
-    before = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(before)
-
-
-def _cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, str]:
-    """Run `assay ARGS` in this process; return its exit code, stdout and stderr."""
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["assay", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
 
 
 def _build(root: Path, n: int = 4, key: Path | None = None) -> Ledger:
@@ -101,33 +76,29 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_verify_names_what_is_wrong_in_one_line_and_exits_3(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], damage: str
-) -> None:
+def test_verify_names_what_is_wrong_in_one_line_and_exits_3(tmp_path: Path, assay_cli, damage: str) -> None:
     root = tmp_path / "ledger"
     _build(root)
-    code, _, err = _cli(monkeypatch, capsys, "verify", "--ledger", str(root))
+    code, _, err = assay_cli("verify", "--ledger", str(root))
     assert code == 0 and "4 entries" in err
     breaks, named = DAMAGE[damage]
     breaks(root)
-    code, _, err = _cli(monkeypatch, capsys, "verify", "--ledger", str(root))
+    code, _, err = assay_cli("verify", "--ledger", str(root))
     assert code == 3
     assert len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: ledger integrity failure: {named}")
 
 
-def test_verify_with_a_public_key_requires_every_signature(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_verify_with_a_public_key_requires_every_signature(tmp_path: Path, assay_cli) -> None:
     private, public = generate_keypair(tmp_path / "keys", "agency")
     _, stranger = generate_keypair(tmp_path / "keys", "stranger")
     root = tmp_path / "ledger"
     ledger = _build(root, 3, key=private)
     fp = fingerprint(load_public_key(public))
-    code, _, err = _cli(monkeypatch, capsys, "verify", "--ledger", str(root), "--public-key", str(public))
+    code, _, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(public))
     assert code == 0, err
     assert f"every entry signed by key {fp}" in err
-    code, _, err = _cli(monkeypatch, capsys, "verify", "--ledger", str(root), "--public-key", str(stranger))
+    code, _, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(stranger))
     other = fingerprint(load_public_key(stranger))
     assert code == 3
     assert err.startswith(
@@ -135,25 +106,23 @@ def test_verify_with_a_public_key_requires_every_signature(
         f"signature does not verify with key {other}"
     )
     ledger.append("svc", "d", lambda info: {"record.json": b"{}"})  # unsigned
-    code, _, err = _cli(monkeypatch, capsys, "verify", "--ledger", str(root), "--public-key", str(public))
+    code, _, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(public))
     assert (code, err.strip()) == (3, "error: ledger integrity failure: entries/000004/manifest.sig: missing")
-    assert _cli(monkeypatch, capsys, "verify", "--ledger", str(root))[0] == 0  # no key: not required
-    code, _, err = _cli(monkeypatch, capsys, "verify", "--ledger", str(root), "--public-key", str(private))
+    assert assay_cli("verify", "--ledger", str(root))[0] == 0  # no key: not required
+    code, _, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(private))
     assert code == 2
     assert err.strip() == f"error: {private}: a private key; verifying needs only the public key (NAME.pub)"
 
 
-def test_keys_generate_prints_the_fingerprint_and_never_overwrites(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_keys_generate_prints_the_fingerprint_and_never_overwrites(tmp_path: Path, assay_cli) -> None:
     out = tmp_path / "keys"
-    code, stdout, err = _cli(monkeypatch, capsys, "keys", "generate", "--out", str(out), "--name", "agency")
+    code, stdout, err = assay_cli("keys", "generate", "--out", str(out), "--name", "agency")
     assert code == 0, err
     private, public = out / "agency.key", out / "agency.pub"
     assert stdout.strip() == fingerprint(load_public_key(public))
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     before = private.read_bytes()
-    code, _, err = _cli(monkeypatch, capsys, "keys", "generate", "--out", str(out), "--name", "agency")
+    code, _, err = assay_cli("keys", "generate", "--out", str(out), "--name", "agency")
     assert code == 2
     assert (
         err.strip() == f"error: {private}: already exists; not overwritten (choose another --name or --out)"
@@ -161,30 +130,26 @@ def test_keys_generate_prints_the_fingerprint_and_never_overwrites(
     assert private.read_bytes() == before
 
 
-def test_ledger_reindex_counts_entries_and_refuses_a_broken_ledger(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_ledger_reindex_counts_entries_and_refuses_a_broken_ledger(tmp_path: Path, assay_cli) -> None:
     root = tmp_path / "ledger"
     _build(root, 5)
     (root / INDEX).unlink()
-    code, stdout, err = _cli(monkeypatch, capsys, "ledger", "reindex", "--ledger", str(root))
+    code, stdout, err = assay_cli("ledger", "reindex", "--ledger", str(root))
     assert (code, stdout) == (0, "5\n"), err
     assert "5 entries indexed" in err
     assert (root / INDEX).is_file()
     shutil.rmtree(root / "entries/000005")
-    code, stdout, err = _cli(monkeypatch, capsys, "ledger", "reindex", "--ledger", str(root))
+    code, stdout, err = assay_cli("ledger", "reindex", "--ledger", str(root))
     assert code == 3 and stdout == ""
     assert err.strip() == (
         "error: ledger integrity failure: HEAD: points at entry 5, the ledger has 4 (index not rebuilt)"
     )
-    code, _, err = _cli(monkeypatch, capsys, "ledger", "reindex", "--ledger", str(tmp_path / "nowhere"))
+    code, _, err = assay_cli("ledger", "reindex", "--ledger", str(tmp_path / "nowhere"))
     assert code == 2 and "no such ledger folder" in err
 
 
 @pytest.mark.parametrize("command", ["audit", "procure", "demo", "monitor"])
-def test_a_bad_sign_key_fails_first_in_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
-) -> None:
+def test_a_bad_sign_key_fails_first_in_one_line(tmp_path: Path, assay_cli, command: str) -> None:
     key = tmp_path / "missing.key"
     # Every other input is wrong too: the key is checked before any of them, and before any work.
     args = {
@@ -194,9 +159,7 @@ def test_a_bad_sign_key_fails_first_in_one_line(
         "monitor": ["--service", "nope", "--candidate", "nope.yaml", "--data", str(tmp_path)],
     }[command]
     ledger = tmp_path / "ledger"
-    code, stdout, err = _cli(
-        monkeypatch, capsys, command, *args, "--ledger", str(ledger), "--sign-key", str(key)
-    )
+    code, stdout, err = assay_cli(command, *args, "--ledger", str(ledger), "--sign-key", str(key))
     assert (code, stdout) == (2, "")
     assert err.strip() == f"error: {key}: no such private key file"
     assert not ledger.exists()

@@ -7,44 +7,17 @@ in this process (an interpreter start per case would cost more than the triage i
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-from assay.flows.cli import main
 
 pytestmark = pytest.mark.e2e
 
 PROFILES = Path(__file__).parents[1] / "checks" / "triage_profiles"
 
 
-@pytest.fixture(autouse=True)
-def _keep_environ():
-    """The CLI's setup sets Prefect defaults in os.environ; they must not leak into other tests."""
-    import os
-
-    before = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(before)
-
-
-def _cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, str]:
-    """Run `assay ARGS` in this process; return its exit code, stdout and stderr."""
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["assay", *args])
-    monkeypatch.setenv("COLUMNS", "200")
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
-
-
-def test_the_shipped_welfare_review_profile(monkeypatch, capsys) -> None:
-    code, out, err = _cli(monkeypatch, capsys, "triage", "welfare-review")
+def test_the_shipped_welfare_review_profile(assay_cli) -> None:
+    code, out, err = assay_cli("triage", "welfare-review")
     assert code == 0, err
     result = json.loads(out)
     findings = {f["topic"]: (f["answer"], f["category"]) for f in result["findings"]}
@@ -64,14 +37,12 @@ def test_the_shipped_welfare_review_profile(monkeypatch, capsys) -> None:
     assert "unanswered: training_compute_flops" in err
 
 
-def test_answers_and_candidate_with_output_file(monkeypatch, capsys, tmp_path: Path) -> None:
+def test_answers_and_candidate_with_output_file(assay_cli, tmp_path: Path) -> None:
     answers = tmp_path / "answers.yaml"
     answers.write_text("discretion: true\nrights_effect: high\nreversibility: difficult\n")
     output = tmp_path / "out" / "triage.json"
     output.parent.mkdir()
-    code, out, err = _cli(
-        monkeypatch,
-        capsys,
+    code, out, err = assay_cli(
         "triage",
         str(PROFILES / "unknown-answers.yaml"),
         "--answers",
@@ -97,8 +68,8 @@ def test_answers_and_candidate_with_output_file(monkeypatch, capsys, tmp_path: P
 
 
 @pytest.mark.parametrize("name", ["info-chatbot", "frontier-assistant"])
-def test_no_pack_applies_to_an_information_chatbot(monkeypatch, capsys, name: str) -> None:
-    code, out, err = _cli(monkeypatch, capsys, "triage", str(PROFILES / f"{name}.yaml"))
+def test_no_pack_applies_to_an_information_chatbot(assay_cli, name: str) -> None:
+    code, out, err = assay_cli("triage", str(PROFILES / f"{name}.yaml"))
     assert code == 0, err  # information, not a gate
     result = json.loads(out)
     assert result["checks"] == []
@@ -136,9 +107,7 @@ LIGHT = (
         ("missing_answers", "{dir}/answers.yaml: no such file"),
     ],
 )  # fmt: skip
-def test_bad_input_is_one_line_with_exit_2(
-    monkeypatch, capsys, tmp_path: Path, case: str, expected: str
-) -> None:
+def test_bad_input_is_one_line_with_exit_2(assay_cli, tmp_path: Path, case: str, expected: str) -> None:
     profile = _write(tmp_path, "profile.yaml", LIGHT)
     args = ["triage", str(profile)]
     if case == "missing_profile":
@@ -164,7 +133,7 @@ def test_bad_input_is_one_line_with_exit_2(
         }.get(case)
         answers = _write(tmp_path, "answers.yaml", text) if text else tmp_path / "answers.yaml"
         args += ["--answers", str(answers)]
-    code, out, err = _cli(monkeypatch, capsys, *args)
+    code, out, err = assay_cli(*args)
     assert code == 2, err
     assert out == ""
     lines = err.strip().splitlines()
@@ -173,11 +142,11 @@ def test_bad_input_is_one_line_with_exit_2(
 
 
 def test_a_contradiction_between_profile_and_answers_names_the_answers_file(
-    monkeypatch, capsys, tmp_path: Path
+    assay_cli, tmp_path: Path
 ) -> None:
     profile = _write(tmp_path, "profile.yaml", LIGHT + "  automation: assists\n")
     answers = _write(tmp_path, "answers.yaml", "final_decision: system\n")
-    code, _, err = _cli(monkeypatch, capsys, "triage", str(profile), "--answers", str(answers))
+    code, _, err = assay_cli("triage", str(profile), "--answers", str(answers))
     assert code == 2
     assert err.strip() == (
         f"error: {answers}: field 'final_decision': 'system' takes the final decision, but automation "

@@ -4,28 +4,17 @@ by another key or revoked by a later audit that is not eligible."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from site_ledger import OTHER, WELFARE, _audit, build_ledger
 
-from assay.flows.cli import main
 from assay.ledger.label import canonical, check_label, short_fingerprint
 from assay.ledger.signing import generate_keypair, load_public_key
 from assay.ledger.store import Ledger
 
 ISSUED = "2026-04-01"
-
-
-def _assay(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run `assay ARGS` in this process; return its exit code, stdout and stderr."""
-    monkeypatch.setattr(sys, "argv", ["assay", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
 
 
 @pytest.fixture()
@@ -42,19 +31,19 @@ def world(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def _issue(monkeypatch, capsys, world: dict[str, Path], audit_id: str) -> tuple[int, str, str]:
-    return _assay(
-        monkeypatch, capsys, "label", "issue", audit_id, "--sign-key", str(world["key"]),
+def _issue(assay_cli, world: dict[str, Path], audit_id: str) -> tuple[int, str, str]:
+    return assay_cli(
+        "label", "issue", audit_id, "--sign-key", str(world["key"]),
         "--ledger", str(world["ledger"]), "--out", str(world["out"]), "--issued", ISSUED,
     )  # fmt: skip
 
 
-def _verify(monkeypatch, capsys, label: Path, pub: Path, *extra: str) -> tuple[int, str, str]:
-    return _assay(monkeypatch, capsys, "label", "verify", str(label), "--public-key", str(pub), *extra)
+def _verify(assay_cli, label: Path, pub: Path, *extra: str) -> tuple[int, str, str]:
+    return assay_cli("label", "verify", str(label), "--public-key", str(pub), *extra)
 
 
-def test_a_label_round_trip(monkeypatch, capsys, world) -> None:
-    code, out, err = _issue(monkeypatch, capsys, world, "welfare-review.vendor-c.v1")
+def test_a_label_round_trip(assay_cli, world) -> None:
+    code, out, err = _issue(assay_cli, world, "welfare-review.vendor-c.v1")
     assert code == 0, err
     label_path = world["out"] / "welfare-review.vendor-c.v1.label.json"
     body = json.loads(label_path.read_text())
@@ -70,13 +59,13 @@ def test_a_label_round_trip(monkeypatch, capsys, world) -> None:
     assert json.loads(out)["fingerprint"] == short_fingerprint(label)
     svg = (world["out"] / "welfare-review.vendor-c.v1.label.svg").read_text()
     assert svg.startswith("<svg") and short_fingerprint(label) in svg and "valid until 2027-04-01" in svg
-    code, _, err = _verify(monkeypatch, capsys, label_path, world["pub"], "--ledger", str(world["ledger"]))
+    code, _, err = _verify(assay_cli, label_path, world["pub"], "--ledger", str(world["ledger"]))
     assert code == 0, err
     assert "valid on" in err and "audit entry is intact" in err
 
 
-def test_conditions_are_listed_and_shown(monkeypatch, capsys, world) -> None:
-    code, _, err = _issue(monkeypatch, capsys, world, "welfare-review.vendor-c.v2")
+def test_conditions_are_listed_and_shown(assay_cli, world) -> None:
+    code, _, err = _issue(assay_cli, world, "welfare-review.vendor-c.v2")
     assert code == 0, err
     label = json.loads((world["out"] / "welfare-review.vendor-c.v2.label.json").read_text())["label"]
     assert label["recommendation"] == "eligible_with_conditions"
@@ -94,51 +83,49 @@ def test_conditions_are_listed_and_shown(monkeypatch, capsys, world) -> None:
         ("welfare-review.nobody.v1", 2, "no audit 'welfare-review.nobody.v1'"),
     ],
 )
-def test_no_label_for_what_is_not_an_eligible_audit(
-    monkeypatch, capsys, world, audit_id, code, message
-) -> None:
-    got, out, err = _issue(monkeypatch, capsys, world, audit_id)
+def test_no_label_for_what_is_not_an_eligible_audit(assay_cli, world, audit_id, code, message) -> None:
+    got, out, err = _issue(assay_cli, world, audit_id)
     assert got == code and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
     assert not world["out"].exists() or not any(world["out"].iterdir())
 
 
 @pytest.fixture()
-def issued(monkeypatch, capsys, world) -> Path:
+def issued(assay_cli, world) -> Path:
     """The label of vendor-c v1 (eligible), issued on ISSUED."""
-    assert _issue(monkeypatch, capsys, world, "welfare-review.vendor-c.v1")[0] == 0
+    assert _issue(assay_cli, world, "welfare-review.vendor-c.v1")[0] == 0
     return world["out"] / "welfare-review.vendor-c.v1.label.json"
 
 
-def _fails(monkeypatch, capsys, label: Path, pub: Path, message: str, *extra: str) -> None:
-    code, out, err = _verify(monkeypatch, capsys, label, pub, *extra)
+def _fails(assay_cli, label: Path, pub: Path, message: str, *extra: str) -> None:
+    code, out, err = _verify(assay_cli, label, pub, *extra)
     assert code == 3 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {label}: ") and message in lines[0], err
 
 
-def test_a_changed_byte_fails(monkeypatch, capsys, world, issued) -> None:
+def test_a_changed_byte_fails(assay_cli, world, issued) -> None:
     raw = issued.read_bytes()
     at = raw.index(b'"vendor": "Gongjeong Systems"') + len(b'"vendor": "G')
     issued.write_bytes(raw[:at] + b"X" + raw[at + 1 :])
-    _fails(monkeypatch, capsys, issued, world["pub"], "signature does not verify with key")
+    _fails(assay_cli, issued, world["pub"], "signature does not verify with key")
 
 
-def test_reindenting_the_label_keeps_it_valid(monkeypatch, capsys, world, issued) -> None:
+def test_reindenting_the_label_keeps_it_valid(assay_cli, world, issued) -> None:
     issued.write_text(json.dumps(json.loads(issued.read_text()), indent=8))
-    assert _verify(monkeypatch, capsys, issued, world["pub"])[0] == 0
+    assert _verify(assay_cli, issued, world["pub"])[0] == 0
 
 
-def test_an_expired_label_fails(monkeypatch, capsys, world, issued) -> None:
-    assert _verify(monkeypatch, capsys, issued, world["pub"], "--on", "2027-04-01")[0] == 0
-    _fails(monkeypatch, capsys, issued, world["pub"], "expired on 2027-04-01", "--on", "2027-04-02")
+def test_an_expired_label_fails(assay_cli, world, issued) -> None:
+    assert _verify(assay_cli, issued, world["pub"], "--on", "2027-04-01")[0] == 0
+    _fails(assay_cli, issued, world["pub"], "expired on 2027-04-01", "--on", "2027-04-02")
 
 
-def test_a_label_signed_by_another_key_fails(monkeypatch, capsys, world, issued) -> None:
-    _fails(monkeypatch, capsys, issued, world["other_pub"], "signature does not verify with key")
+def test_a_label_signed_by_another_key_fails(assay_cli, world, issued) -> None:
+    _fails(assay_cli, issued, world["other_pub"], "signature does not verify with key")
 
 
-def test_a_later_audit_that_is_not_eligible_revokes_the_label(monkeypatch, capsys, world, issued) -> None:
+def test_a_later_audit_that_is_not_eligible_revokes_the_label(assay_cli, world, issued) -> None:
     ledger = Ledger(world["ledger"])
     _audit(
         ledger, WELFARE, "vendor-c", "Gongjeong Systems", "2026-05-01T09:00:00+09:00", OTHER, "not_eligible"
@@ -146,23 +133,23 @@ def test_a_later_audit_that_is_not_eligible_revokes_the_label(monkeypatch, capsy
     message = (
         "revoked: a later audit of the same model (welfare-review.vendor-c.v4, 2026-05-01) is not eligible"
     )
-    _fails(monkeypatch, capsys, issued, world["pub"], message, "--ledger", str(world["ledger"]))
+    _fails(assay_cli, issued, world["pub"], message, "--ledger", str(world["ledger"]))
     # Without the ledger the label cannot know; its signature and dates still hold.
-    assert _verify(monkeypatch, capsys, issued, world["pub"])[0] == 0
+    assert _verify(assay_cli, issued, world["pub"])[0] == 0
 
 
-def test_a_label_whose_audit_entry_was_changed_fails(monkeypatch, capsys, world, issued) -> None:
+def test_a_label_whose_audit_entry_was_changed_fails(assay_cli, world, issued) -> None:
     report = Ledger(world["ledger"]).find("welfare-review.vendor-c.v1").path / "report.html"
     report.write_text(report.read_text() + "<!-- edited -->")
-    _fails(monkeypatch, capsys, issued, world["pub"], "report.html", "--ledger", str(world["ledger"]))
+    _fails(assay_cli, issued, world["pub"], "report.html", "--ledger", str(world["ledger"]))
 
 
-def test_bad_input_to_verify_is_exit_2(monkeypatch, capsys, world, issued, tmp_path) -> None:
-    code, _, err = _verify(monkeypatch, capsys, tmp_path / "nope.json", world["pub"])
+def test_bad_input_to_verify_is_exit_2(assay_cli, world, issued, tmp_path) -> None:
+    code, _, err = _verify(assay_cli, tmp_path / "nope.json", world["pub"])
     assert code == 2 and "nope.json: no such label file" in err
-    code, _, err = _verify(monkeypatch, capsys, issued, world["key"])
+    code, _, err = _verify(assay_cli, issued, world["key"])
     assert code == 2 and "a private key; verifying needs only the public key" in err
-    code, _, err = _verify(monkeypatch, capsys, issued, world["pub"], "--on", "tomorrow")
+    code, _, err = _verify(assay_cli, issued, world["pub"], "--on", "tomorrow")
     assert code == 2 and "--on 'tomorrow': expected a date as YYYY-MM-DD" in err
 
 
@@ -181,10 +168,10 @@ def test_the_signature_covers_the_canonical_label(world, issued) -> None:
     )
 
 
-def test_no_label_from_a_ledger_that_fails_verification(monkeypatch, capsys, world) -> None:
+def test_no_label_from_a_ledger_that_fails_verification(assay_cli, world) -> None:
     report = Ledger(world["ledger"]).find("welfare-review.vendor-a.v1").path / "report.html"
     report.write_text(report.read_text() + "<!-- edited -->")
-    code, out, err = _issue(monkeypatch, capsys, world, "welfare-review.vendor-c.v1")
+    code, out, err = _issue(assay_cli, world, "welfare-review.vendor-c.v1")
     assert code == 3 and out == ""
     assert err.startswith("error: ledger integrity failure: entries/000001/report.html") and "no label" in err
     assert not world["out"].exists()
