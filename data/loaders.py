@@ -358,6 +358,25 @@ def check_sensitive(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> 
             )
 
 
+def evaluation_rows(
+    data: pd.DataFrame, profile: ServiceProfile, path: Path
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Check evaluation data against its service profile; return it without free text, and its labels as 0/1.
+
+    The id, label and sensitive columns must be there, ids unique, every sensitive attribute
+    readable, and the labels binary. Free text about a person is no evidence: no check, model or
+    record ever sees it.
+    """
+    require_columns(data, [profile.id_column], path, "the profile's id column")
+    require_columns(data, [profile.label.column], path, "the profile's label")
+    sensitive = [a.column for a in profile.sensitive_attributes]
+    require_columns(data, sensitive, path, "a sensitive attribute of the profile")
+    check_ids(data, profile, path)
+    check_sensitive(data, profile, path)
+    data = data.drop(columns=[c for c in profile.free_text if c in data.columns])
+    return data, binary_labels(data, profile, path)
+
+
 def load_answers(path: Path, pack: PolicyPack) -> dict[str, Answer]:
     """Load a checklist answers file for `pack`; every question id must be one of the pack's."""
     answers = load_model(path, Answers)

@@ -132,17 +132,7 @@ def load_inputs(spec: AuditSpec) -> Inputs:
     answers = loaders.load_answers(spec.answers, policy) if spec.answers else {}
     contract, contract_path = loaders.load_contract(profile, profile_path)
     candidate = load_candidate(spec.candidate, trust_pickle=spec.trust_pickle)
-    data = loaders.read_table(spec.data)
-    loaders.require_columns(data, [profile.id_column], spec.data, "the profile's id column")
-    loaders.require_columns(data, [profile.label.column], spec.data, "the profile's label")
-    loaders.require_columns(
-        data,
-        [a.column for a in profile.sensitive_attributes],
-        spec.data,
-        "a sensitive attribute of the profile",
-    )
-    loaders.check_ids(data, profile, spec.data)
-    loaders.check_sensitive(data, profile, spec.data)
+    data, labels = loaders.evaluation_rows(loaders.read_table(spec.data), profile, spec.data)
     asked = [f for f in candidate.manifest.input_features if f in profile.free_text]
     if asked:
         raise AssayInputError(
@@ -152,9 +142,6 @@ def load_inputs(spec: AuditSpec) -> Inputs:
     loaders.require_columns(
         data, candidate.manifest.input_features, spec.data, "an input feature of the candidate"
     )
-    # Free text about a person is no evidence: no check, model or record ever sees it.
-    data = data.drop(columns=[c for c in profile.free_text if c in data.columns])
-    labels = loaders.binary_labels(data, profile, spec.data).to_numpy()
     known = set(data[profile.id_column].astype(str))
     unknown = [i for i in spec.raw_explain_ids() if i not in known]
     if unknown:
@@ -170,7 +157,7 @@ def load_inputs(spec: AuditSpec) -> Inputs:
         contract_path=contract_path,
         candidate=candidate,
         data=data,
-        labels=labels,
+        labels=labels.to_numpy(),
         answers=answers,
     )
 

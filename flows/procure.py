@@ -123,16 +123,8 @@ def check_round(rnd: Round) -> SharedInputs:
         loaders.load_answers(rnd.answers, pack)
     if not loaders.is_file(rnd.data):
         raise AssayInputError(f"{rnd.path}: field 'data': no such file {rnd.data}")
-    data = loaders.read_table(rnd.data)
-    loaders.require_columns(data, [profile.id_column], rnd.data, "the profile's id column")
-    loaders.require_columns(data, [profile.label.column], rnd.data, "the profile's label")
-    sensitive = [a.column for a in profile.sensitive_attributes]
-    loaders.require_columns(data, sensitive, rnd.data, "a sensitive attribute of the profile")
-    loaders.check_ids(data, profile, rnd.data)
-    loaders.check_sensitive(data, profile, rnd.data)
-    # As each audit sees it: without free text (see load_inputs).
-    data = data.drop(columns=[c for c in profile.free_text if c in data.columns])
-    loaders.binary_labels(data, profile, rnd.data)
+    # As each audit sees it (see load_inputs).
+    data, _ = loaders.evaluation_rows(loaders.read_table(rnd.data), profile, rnd.data)
     contract, contract_path = loaders.load_contract(profile, profile_path)
     check_contract(profile, data, contract, contract_path, rnd.data)
     # Two manifests with one id would be one subject in the ledger and one name in the ranking.
