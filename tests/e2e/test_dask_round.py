@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from quick_pack import QUICK_PACK
 
 pytestmark = pytest.mark.e2e
 
@@ -18,12 +19,11 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def small_round(scenario: Path, holdout: pd.DataFrame, tmp_path_factory) -> Path:
-    """Return a round of two skops vendors on a seeded 20,000-row sample, with a lighter bootstrap."""
+    """Return a round of two skops vendors on a seeded 20,000-row sample, under the quick pack."""
     folder = tmp_path_factory.mktemp("dask-round")
     holdout.sample(20_000, random_state=11).to_parquet(folder / "holdout.parquet")
-    (folder / "pack.yaml").write_text(
-        "extends: kr-public-service\nid: light\nversion: '1'\nparameters: {n_boot: 200, flip_rows: 2000}\n"
-    )
+    # The quick pack's lighter explanations, in chunks small enough that several go to the workers.
+    (folder / "pack.yaml").write_text(QUICK_PACK + "  explain_chunk_rows: 500\n")
     body = {
         "id": "dask-check",
         "service": "welfare-review",

