@@ -20,7 +20,9 @@ from assay.ledger.store import Ledger
 
 pytestmark = pytest.mark.e2e
 
-SIGNED = {"answered_by": "Kim Minji (welfare policy team)", "answered_at": "2026-11-20"}
+# Staff who answered the checklist, named unlike any synthetic applicant (the personal-data scan of
+# the session's Prefect artifacts looks for those).
+SIGNED = {"answered_by": "Minji Kim (welfare policy team)", "answered_at": "2026-11-20"}
 AIA = {"level I": 20, "level III": 60}
 
 
@@ -43,7 +45,7 @@ def _answers(pack_id: str, spec: str) -> dict[str, object]:
         return {"policy": pack.id, "answers": {}}
     body = {}
     for _, q in pack.questions():
-        value = {"yes_no": "yes", "text": "Kim Minji, 02-0000-0000", "number": None}[q.kind]
+        value = {"yes_no": "yes", "text": "Minji Kim, 02-0000-0000", "number": None}[q.kind]
         body[q.id] = {"answer": value, **SIGNED}
     if "AIA" in spec:
         level = spec.split("AIA ", 1)[1]
