@@ -9,19 +9,18 @@ import pandas as pd
 from scipy import stats
 
 from assay.checks.context import AuditContext, SensitiveAttribute
+from assay.checks.disparity import Compared, Summary, compare_to_reference, summarize
 from assay.checks.fairness import reference_index
+from assay.checks.intervals import rate_interval
 from assay.checks.phrase import N_, Phrase, joined, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import (
     CellCounts,
     holm,
-    percentile_ci,
     rate_parts,
     safe_div,
-    spread,
     two_proportion_pvalues,
-    wilson_interval,
 )
 
 REPRESENTATION = "data.representation"
@@ -49,6 +48,19 @@ PROXY_METRICS = ("proxy_nmi", "proxy_auc")
 
 
 # --- shared helpers ------------------------------------------------------------------------------
+
+
+def _row(metric: str, found: Compared, **common: Any) -> MetricRow:
+    """Return the metric row of a comparison between groups."""
+    return MetricRow(
+        metric=metric,
+        value=found.value,
+        ci_low=found.ci_low,
+        ci_high=found.ci_high,
+        n=found.n,
+        basis=found.basis,
+        **common,
+    )
 
 
 def _profile_attribute(ctx: AuditContext, name: str) -> SensitiveAttribute | None:
@@ -156,7 +168,7 @@ def representation(ctx: AuditContext) -> CheckResult:
         # Shares are of the rows the reference population describes, so unknown groups do not dilute them.
         total = int(counts.sum())
         share = safe_div(counts, total)
-        low, high = wilson_interval(counts, np.full(len(groups), total), settings.confidence)
+        low, high = rate_interval(counts, np.full(len(groups), total), settings.confidence)
         for g, group in enumerate(groups):
             common = {"check_id": REPRESENTATION, "attribute": attr.name, "group": group, "n": int(counts[g])}
             rows += [
@@ -212,7 +224,7 @@ def representation(ctx: AuditContext) -> CheckResult:
         details={
             "attributes": per_attribute,
             "confidence": settings.confidence,
-            "interval_method": "Wilson score interval of the share; the ratio's bounds are its bounds "
+            "interval_method": "Agresti-Coull interval of the share; the ratio's bounds are its bounds "
             "over the reference share",
             "test": "chi-square goodness of fit of the observed counts to the reference shares",
         },
@@ -233,12 +245,12 @@ def label_bias(ctx: AuditContext) -> CheckResult:
     settings = ctx.settings
     # Decisions are all zero, so the cells are TN (label 0) and FN (label 1) and base_rate is the label rate.
     cells = CellCounts(np.asarray(ctx.labels, dtype=np.int64) * 2, ctx.sensitive)
-    boot = cells.bootstrap(settings.n_boot, np.random.default_rng(ctx.seed))
     rows: list[MetricRow] = []
     notes: list[Phrase] = []
     small: list[str] = []
     significant: list[dict[str, Any]] = []
     references: dict[str, str] = {}
+    gap = Summary("difference", ("base_rate",))
     for grouping in cells.groupings(settings.intersections):
         counts = cells.aggregate(cells.counts, grouping)  # (G, 4)
         k, n = rate_parts(counts, "base_rate")
@@ -247,13 +259,13 @@ def label_bias(ctx: AuditContext) -> CheckResult:
         if note:
             notes.append(note)
         rate = safe_div(k, n)
-        low, high = wilson_interval(k, n, settings.confidence)
-        boot_rate = safe_div(*rate_parts(cells.aggregate(boot, grouping), "base_rate"))  # (B, G)
-        diff, ratio = rate - rate[ref], safe_div(rate, rate[ref])
-        diff_lo, diff_hi = percentile_ci(boot_rate - boot_rate[:, ref : ref + 1], settings.confidence)
-        ratio_lo, ratio_hi = percentile_ci(
-            safe_div(boot_rate, boot_rate[:, ref : ref + 1]), settings.confidence
-        )
+        low, high = rate_interval(k, n, settings.confidence)
+        compared = {
+            kind: compare_to_reference(
+                kind, "base_rate", k, n, n, grouping.labels, ref, settings.confidence, settings.min_group_size
+            )
+            for kind in ("difference", "ratio")
+        }
         others = np.array([g for g in range(len(grouping.labels)) if g != ref], dtype=int)
         raw, _ = two_proportion_pvalues(
             k[others], n[others], np.full(len(others), k[ref]), np.full(len(others), n[ref])
@@ -261,29 +273,20 @@ def label_bias(ctx: AuditContext) -> CheckResult:
         adjusted = np.full(len(grouping.labels), np.nan)
         adjusted[others] = holm(raw)
         for g, group in enumerate(grouping.labels):
-            common = {"check_id": LABEL_BIAS, "attribute": grouping.name, "group": group, "n": int(n[g])}
+            common = {"check_id": LABEL_BIAS, "attribute": grouping.name, "group": group}
             rows.append(
-                MetricRow(metric="base_rate", value=rate[g], ci_low=low[g], ci_high=high[g], **common)
+                MetricRow(
+                    metric="base_rate", value=rate[g], ci_low=low[g], ci_high=high[g], n=int(n[g]), **common
+                )
             )
             if g == ref:
                 continue  # a group compared with itself says nothing
             rows += [
-                MetricRow(
-                    metric="base_rate_difference",
-                    value=diff[g],
-                    ci_low=diff_lo[g],
-                    ci_high=diff_hi[g],
-                    **common,
-                ),
-                MetricRow(
-                    metric="base_rate_ratio",
-                    value=ratio[g],
-                    ci_low=ratio_lo[g],
-                    ci_high=ratio_hi[g],
-                    **common,
-                ),
-                MetricRow(metric="base_rate_p_value", value=adjusted[g], **common),
+                _row(f"base_rate_{kind}", compared[kind][g], **common) for kind in ("difference", "ratio")
             ]
+            rows.append(
+                MetricRow(metric="base_rate_p_value", value=adjusted[g], n=int(min(n[g], n[ref])), **common)
+            )
             if adjusted[g] < settings.significance:
                 significant.append(
                     {
@@ -296,18 +299,10 @@ def label_bias(ctx: AuditContext) -> CheckResult:
                         "n": int(n[g]),
                     }
                 )
-        gap_lo, gap_hi = percentile_ci(spread(boot_rate), settings.confidence)
-        rows.append(
-            MetricRow(
-                check_id=LABEL_BIAS,
-                metric="base_rate_gap",
-                attribute=grouping.name,
-                value=spread(rate),
-                ci_low=gap_lo,
-                ci_high=gap_hi,
-                n=int(n.min()),
-            )
+        found = summarize(
+            "base_rate_gap", gap, counts, grouping.labels, True, settings.confidence, settings.min_group_size
         )
+        rows.append(_row("base_rate_gap", found, check_id=LABEL_BIAS, attribute=grouping.name))
         small += _small(grouping.name, grouping.labels, n, settings.min_group_size)
     messages = list(notes)
     if significant:
@@ -338,7 +333,9 @@ def label_bias(ctx: AuditContext) -> CheckResult:
         )
     if small:
         messages.append(
-            _small_message(small, settings.min_group_size, phrase(N_("their comparisons are inconclusive")))
+            _small_message(
+                small, settings.min_group_size, phrase(N_("no breach is decided on their evidence alone"))
+            )
         )
     return CheckResult.of(
         check_id=LABEL_BIAS,
@@ -351,10 +348,9 @@ def label_bias(ctx: AuditContext) -> CheckResult:
             "significant": significant,
             "significance": settings.significance,
             "intersections": settings.intersections,
-            "n_boot": settings.n_boot,
             "confidence": settings.confidence,
-            "interval_method": "Wilson score interval of the base rate; percentile bootstrap of multinomial "
-            "label counts for differences, ratios and the gap",
+            "interval_method": "Agresti-Coull interval of the base rate; MOVER for differences and ratios "
+            "to the reference; simultaneous pairwise MOVER intervals (Bonferroni) for the gap",
             "test": "two-proportion chi-square test against the reference group (Fisher's exact test "
             "where an expected count is below 5), Holm-adjusted across the groups of each attribute",
         },
@@ -390,7 +386,7 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
         )
     n_rows = len(ctx.data)
     missing_counts = ctx.data[features].isna().sum()
-    rng = np.random.default_rng(ctx.seed)
+    gap = Summary("difference", ("base_rate",))
     # CellCounts factorises the groups once per feature, and categories factorise far faster than strings.
     sensitive = ctx.sensitive.astype("category")
     rows: list[MetricRow] = []
@@ -398,7 +394,7 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
     small: dict[str, None] = {}  # ordered set: every feature meets the same groups
     for feature in features:
         if missing_counts[feature] == 0:
-            low, high = wilson_interval(0, n_rows, settings.confidence)
+            low, high = rate_interval(0, n_rows, settings.confidence)
             rows.append(
                 MetricRow(
                     check_id=MISSING,
@@ -414,11 +410,11 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
         missing = ctx.data[feature].isna().to_numpy()
         # Missing rows are coded as label 1 with decision 0, so base_rate is the missing share.
         cells = CellCounts(missing.astype(np.int64) * 2, sensitive)
-        boot = cells.bootstrap(settings.n_boot, rng)
         for grouping in cells.groupings("none"):
-            k, n = rate_parts(cells.aggregate(cells.counts, grouping), "base_rate")
+            counts = cells.aggregate(cells.counts, grouping)
+            k, n = rate_parts(counts, "base_rate")
             share = safe_div(k, n)
-            low, high = wilson_interval(k, n, settings.confidence)
+            low, high = rate_interval(k, n, settings.confidence)
             for g, group in enumerate(grouping.labels):
                 rows.append(
                     MetricRow(
@@ -433,19 +429,17 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
                         n=int(n[g]),
                     )
                 )
-            boot_share = safe_div(*rate_parts(cells.aggregate(boot, grouping), "base_rate"))
-            gap_lo, gap_hi = percentile_ci(spread(boot_share), settings.confidence)
+            found = summarize(
+                "missing_share_gap",
+                gap,
+                counts,
+                grouping.labels,
+                True,
+                settings.confidence,
+                settings.min_group_size,
+            )
             rows.append(
-                MetricRow(
-                    check_id=MISSING,
-                    metric="missing_share_gap",
-                    attribute=grouping.name,
-                    feature=feature,
-                    value=spread(share),
-                    ci_low=gap_lo,
-                    ci_high=gap_hi,
-                    n=int(n.min()),
-                )
+                _row("missing_share_gap", found, check_id=MISSING, attribute=grouping.name, feature=feature)
             )
             tests.append(
                 {"feature": feature, "attribute": grouping.name, "p_value": _independence_pvalue(k, n)}
@@ -503,8 +497,9 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
             "tests": tests,
             "flagged": [{"feature": t["feature"], "attribute": t["attribute"]} for t in flagged],
             "significance": settings.significance,
-            "n_boot": settings.n_boot,
             "confidence": settings.confidence,
+            "interval_method": "Agresti-Coull interval of the missing share; simultaneous pairwise MOVER "
+            "intervals (Bonferroni) for the gap",
             "test": "chi-square test of independence of missingness and group (Fisher's exact test for "
             "two groups with an expected count below 5), Holm-adjusted across features × attributes",
         },

@@ -10,10 +10,10 @@ import pandas as pd
 
 from assay.checks.attribution import StratifiedSampler
 from assay.checks.context import AuditContext, SensitiveAttribute
+from assay.checks.intervals import rate_interval
 from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
-from assay.checks.stats import wilson_interval
 
 CHECK_ID = "fairness.counterfactual_flip"
 TITLE = "Counterfactual flip test of sensitive inputs"
@@ -271,7 +271,7 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
     for attr in inputs:
         flags, codes, names = flipped[attr.name], group_of[attr.name], names_of[attr.name]
         rate, n_eff = _weighted_rate(flags, weights)
-        low, high = wilson_interval(rate * n_eff, n_eff, settings.confidence)
+        low, high = rate_interval(rate * n_eff, n_eff, settings.confidence)
         common = {"check_id": CHECK_ID, "metric": "flip_rate", "attribute": attr.name, "feature": attr.column}
         rows.append(MetricRow(value=rate, ci_low=low, ci_high=high, n=len(idx), **common))
         by_group: dict[str, float] = {}
@@ -279,7 +279,7 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
         for code in np.unique(codes):
             member = codes == code
             g_rate, g_eff = _weighted_rate(flags[member], weights[member])
-            g_low, g_high = wilson_interval(g_rate * g_eff, g_eff, settings.confidence)
+            g_low, g_high = rate_interval(g_rate * g_eff, g_eff, settings.confidence)
             n_group = int(member.sum())
             group = names[code]
             rows.append(
@@ -366,7 +366,7 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
             "scored_rows": len(scored),
             "sampling": "stratified per cross of the input attributes' groups, capped at flip_rows; "
             "weights (cell size / sample size) make rates population estimates",
-            "interval_method": "Wilson score interval at Kish's effective sample size of the weighted sample",
+            "interval_method": "Agresti-Coull interval at Kish's effective size of the weighted sample",
             "alternatives": {
                 name: {g: _plain(v) for g, v in values.items()} for name, values in alternatives.items()
             },

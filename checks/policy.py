@@ -15,7 +15,8 @@ from assay.checks.monitoring import Monitoring
 from assay.checks.phrase import N_, Phrase, joined, said
 from assay.checks.ranking import RankMetric
 from assay.checks.registry import all_checks
-from assay.checks.results import CheckResult, MetricRow, Status
+from assay.checks.results import CheckResult, MetricRow, Pair, Status
+from assay.checks.settle import Shortfall, beyond, intervals, shortfall, within
 from assay.checks.stats import CROSS
 
 DISCLOSURE_MIN = CheckSettings().disclosure_min
@@ -247,10 +248,18 @@ class EvidenceVerdict(BaseModel):
     # before phrases existed have none, and their reports quote the English).
     reasons: list[str]
     phrases: list[Phrase] = Field(default_factory=list)
+    # For an inconclusive verdict: why each undecided row is undecided and what would settle it.
+    shortfalls: list[Shortfall] = Field(default_factory=list)
 
     @classmethod
     def of(
-        cls, check: str, metric: str, bounds: str, verdict: VerdictStatus, phrases: list[Phrase]
+        cls,
+        check: str,
+        metric: str,
+        bounds: str,
+        verdict: VerdictStatus,
+        phrases: list[Phrase],
+        shortfalls: list[Shortfall] | None = None,
     ) -> EvidenceVerdict:
         """Return the verdict on one evidence item, its reasons given as phrases."""
         return cls(
@@ -260,6 +269,7 @@ class EvidenceVerdict(BaseModel):
             verdict=verdict,
             reasons=[str(p) for p in phrases],
             phrases=phrases,
+            shortfalls=shortfalls or [],
         )
 
     def said(self, lang: str, translate: Callable[[str], str] | None = None) -> list[str]:
@@ -319,16 +329,20 @@ WITHHELD = Text(ko="비공개", en="withheld")
 
 def judge_row(
     row: MetricRow, ev: Evidence, min_group_size: int, disclosure_min: int = DISCLOSURE_MIN
-) -> tuple[VerdictStatus, Phrase]:
-    """Judge one metric row against the evidence's range, using its interval when it has one.
+) -> tuple[VerdictStatus, Phrase, Shortfall | None]:
+    """Judge one metric row against the evidence's range, and say what an undecided row lacks.
 
-    The reason withholds the value of a row about groups smaller than `disclosure_min`, as the
+    It fails only when the interval resting on enough evidence lies beyond the range; it passes when
+    the interval every group's evidence allows lies within it; otherwise it is inconclusive. The
+    reason withholds the value of a row about groups smaller than `disclosure_min`, as the
     published metric tables do.
     """
     where = f"{ev.check} {_where(row)}"
     if row.value is None:
-        return VerdictStatus.INCONCLUSIVE, Phrase(
-            template=N_("{where}: undefined for this data"), args={"where": where}
+        return (
+            VerdictStatus.INCONCLUSIVE,
+            Phrase(template=N_("{where}: undefined for this data"), args={"where": where}),
+            Shortfall(where=where, cause="undefined"),
         )
     about_groups = row.group is not None or row.attribute is not None
     small = about_groups and row.n is not None and row.n < disclosure_min
@@ -337,21 +351,101 @@ def judge_row(
         "value": WITHHELD if small else _fmt(row),
         "bounds": ev.bounds(),
     }
-    if row.n is not None and row.n < min_group_size:
-        return VerdictStatus.INCONCLUSIVE, Phrase(
-            template=N_("{where} = {value}: n={n} is below the minimum group size {minimum}"),
-            args={**args, "n": str(row.n), "minimum": str(min_group_size)},
+    bounds = (ev.min, ev.max)
+    decisive, every = intervals(row, min_group_size)
+    if within(every, bounds):
+        return VerdictStatus.PASS, Phrase(template=N_("{where} = {value} within {bounds}"), args=args), None
+    if decisive is not None and beyond(decisive, bounds):
+        deciders = _deciding_pair(row, bounds)
+        if deciders is None:
+            return (
+                VerdictStatus.FAIL,
+                Phrase(template=N_("{where} = {value} outside {bounds}"), args=args),
+                None,
+            )
+        reason = Phrase(
+            template=N_("{where} = {value} outside {bounds}, decided by {first} against {second}"),
+            args={**args, "first": deciders.first.group, "second": deciders.second.group},
         )
-    low = row.ci_low if row.ci_low is not None else row.value
-    high = row.ci_high if row.ci_high is not None else row.value
-    above_min = ev.min is None or low >= ev.min
-    below_max = ev.max is None or high <= ev.max
-    if above_min and below_max:
-        return VerdictStatus.PASS, Phrase(template=N_("{where} = {value} within {bounds}"), args=args)
-    if (ev.min is not None and high < ev.min) or (ev.max is not None and low > ev.max):
-        return VerdictStatus.FAIL, Phrase(template=N_("{where} = {value} outside {bounds}"), args=args)
-    return VerdictStatus.INCONCLUSIVE, Phrase(
-        template=N_("{where} = {value}: the interval straddles {bounds}"), args=args
+        return VerdictStatus.FAIL, reason, None
+    short = shortfall(row, where, bounds, min_group_size)
+    return VerdictStatus.INCONCLUSIVE, _undecided(short, row, args, min_group_size, small), short
+
+
+def _deciding_pair(row: MetricRow, bounds: tuple[float | None, float | None]) -> Pair | None:
+    """Return the pair of groups that proves a summary's breach (None for other rows)."""
+    basis = row.basis
+    if basis is None or basis.decisive is None:
+        return None
+    # Beyond a maximum, the span's lower end proves it; below a minimum, its upper end does.
+    if bounds[1] is not None and basis.decisive.low is not None and basis.decisive.low > bounds[1]:
+        return basis.decisive.low_pair
+    return basis.decisive.high_pair
+
+
+def _undecided(
+    short: Shortfall, row: MetricRow, args: dict[str, Phrase | Text | str], minimum: int, withheld: bool
+) -> Phrase:
+    """Return the reason of an inconclusive row: why it is undecided, and what would settle it."""
+    parts: list[Phrase] = []
+    if short.detectable is not None and not withheld:
+        parts.append(
+            Phrase(
+                template=N_("at these sizes a value beyond {detectable} is found with 80% power"),
+                args={"detectable": f"{short.detectable:.3g}"},
+            )
+        )
+    if short.more:
+        people = [
+            Phrase(template=N_("about {people} more people in {group}"), args={"people": str(n), "group": g})
+            if g
+            else Phrase(template=N_("about {people} more people"), args={"people": str(n)})
+            for g, n in short.more.items()
+        ]
+        parts.append(
+            Phrase(
+                template=N_("{people} would settle it at the observed effect"),
+                args={"people": joined(people, ", ")},
+            )
+        )
+    elif short.cause in ("straddles", "small_groups"):
+        parts.append(Phrase(template=N_("no number of people settles it at the observed effect")))
+    settle = joined(parts, "; ")
+    if short.cause == "small_groups":
+        return Phrase(
+            template=N_(
+                "{where} = {value}: the groups with enough evidence are within {bounds}, "
+                "but groups with too little evidence could still breach it: {groups}; {settle}"
+            ),
+            args={**args, "groups": ", ".join(short.groups), "settle": settle},
+        )
+    if short.cause == "thin":
+        template = N_("{where} = {value}: rests on n={n}, below the minimum evidence of {minimum}; {settle}")
+        if row.basis is not None and row.basis.is_summary:
+            template = N_(
+                "{where} = {value}: fewer than two groups reach the minimum evidence of {minimum}: "
+                "{groups}; {settle}"
+            )
+        return Phrase(
+            template=template,
+            args={
+                **args,
+                "n": str(row.n),
+                "minimum": str(minimum),
+                "groups": ", ".join(short.groups),
+                "settle": settle,
+            },
+        )
+    if short.groups and row.basis is not None and row.basis.is_summary:
+        return Phrase(
+            template=N_(
+                "{where} = {value}: the interval straddles {bounds} ({first} against {second}); {settle}"
+            ),
+            args={**args, "first": short.groups[0], "second": short.groups[1], "settle": settle},
+        )
+    return Phrase(
+        template=N_("{where} = {value}: the interval straddles {bounds}; {settle}"),
+        args={**args, "settle": settle},
     )
 
 
@@ -364,34 +458,47 @@ def _in_scope(row: MetricRow, groups: str) -> bool:
 
 def judge_evidence(
     ev: Evidence, result: CheckResult | None, min_group_size: int, disclosure_min: int = DISCLOSURE_MIN
-) -> tuple[VerdictStatus, list[Phrase]]:
+) -> tuple[VerdictStatus, list[Phrase], list[Shortfall]]:
     """Judge one evidence item from its check's result; reasons list the rows that decide it."""
     item = {"check": ev.check, "metric": ev.metric}
     if result is None:
-        return VerdictStatus.NOT_ASSESSED, [
-            Phrase(template=N_("{check} {metric}: the check was not run"), args=item)
-        ]
+        return (
+            VerdictStatus.NOT_ASSESSED,
+            [Phrase(template=N_("{check} {metric}: the check was not run"), args=item)],
+            [],
+        )
     if result.status in (Status.NOT_ASSESSED, Status.ERROR):
         # The check's own messages, as phrases when it has them (records sealed before had none).
         phrased = len(result.phrases) == len(result.messages)
         why = joined(result.phrases, "; ") if phrased else "; ".join(result.messages)
-        return VerdictStatus.NOT_ASSESSED, [
-            Phrase(template=N_("{check} {metric}: {why}"), args={**item, "why": why})
-        ]
+        return (
+            VerdictStatus.NOT_ASSESSED,
+            [Phrase(template=N_("{check} {metric}: {why}"), args={**item, "why": why})],
+            [],
+        )
     rows = [r for r in result.rows(ev.metric) if ev.attribute is None or r.attribute == ev.attribute]
     rows = [r for r in rows if ev.attribute is not None or _in_scope(r, ev.groups)]
     if not rows:
-        return VerdictStatus.NOT_ASSESSED, [Phrase(template=N_("{check} reported no {metric}"), args=item)]
+        return (
+            VerdictStatus.NOT_ASSESSED,
+            [Phrase(template=N_("{check} reported no {metric}"), args=item)],
+            [],
+        )
     judged = [judge_row(r, ev, min_group_size, disclosure_min) for r in rows]
-    status = worst([s for s, _ in judged])
+    status = worst([s for s, _, _ in judged])
     if status == VerdictStatus.PASS:
-        return status, [
-            Phrase(
-                template=N_("{check} {metric}: all {count} values within {bounds}"),
-                args={**item, "count": str(len(rows)), "bounds": ev.bounds()},
-            )
-        ]
-    return status, [reason for s, reason in judged if s == status]
+        return (
+            status,
+            [
+                Phrase(
+                    template=N_("{check} {metric}: all {count} values within {bounds}"),
+                    args={**item, "count": str(len(rows)), "bounds": ev.bounds()},
+                )
+            ],
+            [],
+        )
+    decided = [(reason, short) for s, reason, short in judged if s == status]
+    return status, [reason for reason, _ in decided], [short for _, short in decided if short is not None]
 
 
 def judge_question(question: Question, answer: Answer | None) -> tuple[VerdictStatus, Phrase]:
@@ -448,10 +555,10 @@ def evaluate(
             bounds = {"yes_no": "yes", "text": "answered", "number": "a number ≥ 0"}[question.kind]
             judged.append(EvidenceVerdict.of("checklist", question.id, bounds, status, [why]))
         for ev in clause.evidence:
-            status, why = judge_evidence(
+            status, why, short = judge_evidence(
                 ev, results.get(ev.check), policy.parameters.min_group_size, policy.parameters.disclosure_min
             )
-            judged.append(EvidenceVerdict.of(ev.check, ev.metric, ev.bounds(), status, why))
+            judged.append(EvidenceVerdict.of(ev.check, ev.metric, ev.bounds(), status, why, short))
         verdicts.append(_verdict(clause, judged))
     return verdicts
 

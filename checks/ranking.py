@@ -1,19 +1,28 @@
 """Ranking candidates on the same evaluation rows, with paired-bootstrap probabilities.
 
-Every replicate resamples the rows once and scores every candidate on that same resample, so a
-difference between two candidates is judged against the noise of the difference itself, not of
-each candidate alone. The rows only matter through (group, label, every candidate's decision): the
-replicates draw multinomial counts over those joint cells, which is the row bootstrap exactly.
+A group metric (a gap, the four-fifths ratio) is the audit's own definition (`checks/disparity.py`):
+the same value and interval the candidate's audit reports, over the groups whose denominators
+reach the minimum evidence. Which candidate is better, and how surely, comes from a paired
+Bayesian bootstrap: every replicate reweights the rows once and scores every candidate on those
+same weights, so a difference between two candidates is judged against the noise of the
+difference itself. The rows only matter through (group, label, every candidate's decision), so the
+replicates weight those joint cells (Dirichlet, Rubin's Bayesian bootstrap), plus one pseudo-row of
+Gamma(1) weight per group and label whose decisions are fair coin tosses: without it a group
+where a candidate never errs would never err in any replicate, and one candidate would be "better
+with probability 1.00" on no evidence at all.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from assay.checks.stats import basic_ci, percentile_ci
+from assay.checks.disparity import Summary, point_value, rate_counts, summaries, summarize
+from assay.checks.stats import percentile_ci, safe_div
 
 RankMetricName = Literal[
     "accuracy",
@@ -119,31 +128,25 @@ def _rates(cells: np.ndarray) -> dict[str, np.ndarray]:
         }
 
 
-def _gap(rates: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Return max − min over the groups present (NaN rates of empty groups ignored)."""
-    masked = np.where(present, rates, np.nan)
-    with np.errstate(invalid="ignore"):
-        return np.nanmax(masked, axis=-1) - np.nanmin(masked, axis=-1)
+def _group_rates(cells: np.ndarray, metric: str, favourable: bool) -> tuple[Summary, list[np.ndarray]]:
+    """Return a group metric's definition and each of its rates' numerator and denominator per group."""
+    summary = summaries(favourable)[metric]
+    confusion = cells.reshape((*cells.shape[:-2], 4))  # (label, decision) → TN, FP, FN, TP
+    return summary, [np.stack(rate_counts(confusion, rate, favourable)) for rate in summary.rates]
 
 
-def metric_values(cells: np.ndarray, metric: str, favourable: bool, min_group: int) -> np.ndarray:
+def metric_values(
+    cells: np.ndarray, metric: str, favourable: bool, use: list[np.ndarray] | None
+) -> np.ndarray:
     """Return a metric from confusion counts shaped (..., groups, label, decision).
 
-    Groups smaller than `min_group` rows are left out of gaps and ratios: their rates are noise.
+    A group metric is taken over the groups `use` marks for each of its rates.
     """
     if metric not in GROUP_METRICS:
         return _rates(cells.sum(axis=-3))[metric]
-    rates = _rates(cells)
-    present = cells.sum(axis=(-1, -2)) >= min_group
-    if metric == "equalized_odds_difference":
-        return np.maximum(_gap(rates["tpr"], present), _gap(rates["fpr"], present))
-    if metric == "four_fifths_ratio":
-        # The favourable outcome is the positive decision only when a positive decision helps.
-        fav = rates["selection_rate"] if favourable else 1 - rates["selection_rate"]
-        masked = np.where(present, fav, np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.nanmin(masked, axis=-1) / np.nanmax(masked, axis=-1)
-    return _gap(rates[metric.removesuffix("_gap")], present)
+    summary, parts = _group_rates(cells, metric, favourable)
+    assert use is not None
+    return point_value(summary.kind, [safe_div(k, n) for k, n in parts], use)
 
 
 class JointCells:
@@ -159,14 +162,41 @@ class JointCells:
             pattern |= decisions[i].astype(np.int64) << i
         key = (groups.astype(np.int64) * 2 + labels.astype(np.int64)) << self.k | pattern
         self.keys, self.counts = np.unique(key, return_counts=True)
+        # Candidates that decide every row alike share their pseudo-rows' coins, so they stay alike.
+        self.alike = np.unique(decisions, axis=0, return_inverse=True)[1].ravel()
 
-    def cells_of(self, weights: np.ndarray, candidate: int) -> np.ndarray:
+    def cells_of(self, weights: np.ndarray, candidate: int, prior: Prior | None = None) -> np.ndarray:
         """Return one candidate's confusion counts (..., groups, label, decision) for cell weights."""
         group_label = self.keys >> self.k
         decision = (self.keys >> candidate) & 1
         onehot = np.zeros((self.keys.size, self.n_groups * 4))
         onehot[np.arange(self.keys.size), group_label * 2 + decision] = 1.0
-        return (weights @ onehot).reshape((*weights.shape[:-1], self.n_groups, 2, 2))
+        out = weights @ onehot
+        if prior is not None:  # each stratum's pseudo-row, with this candidate's coin as its decision
+            coin = prior.coins[..., candidate]
+            out[..., prior.strata * 2] += prior.weights * (1 - coin)
+            out[..., prior.strata * 2 + 1] += prior.weights * coin
+        return out.reshape((*weights.shape[:-1], self.n_groups, 2, 2))
+
+    def bootstrap(self, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, Prior]:
+        """Return Bayesian-bootstrap weights of the cells (n_boot, cells) and the pseudo-rows' prior."""
+        weights = rng.gamma(self.counts.astype(float), size=(n_boot, self.counts.size))
+        strata = np.unique(self.keys >> self.k)  # the (group, label) pairs the rows have
+        prior = Prior(
+            strata=strata,
+            weights=rng.gamma(1.0, size=(n_boot, strata.size)),
+            coins=rng.integers(0, 2, size=(n_boot, strata.size, self.alike.max() + 1))[..., self.alike],
+        )
+        return weights, prior
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One pseudo-row per (group, label) stratum and replicate: its weight and each candidate's decision."""
+
+    strata: np.ndarray  # (strata,) group * 2 + label
+    weights: np.ndarray  # (B, strata)
+    coins: np.ndarray  # (B, strata, candidates) of 0/1
 
 
 def rank(
@@ -183,18 +213,19 @@ def rank(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Ranking:
-    """Rank candidates on one metric with a paired bootstrap over the evaluation rows."""
+    """Rank candidates on one metric with a paired bootstrap over the evaluation rows.
+
+    A group metric leaves out, rate by rate, the groups whose denominator is below `min_group`.
+    """
     k = len(candidates)
     group_codes = np.zeros(labels.shape[0], dtype=np.int64) if groups is None else groups
     joint = JointCells(group_codes, labels, decisions, n_groups)
-    n = int(joint.counts.sum())
-    draws = np.random.default_rng(seed).multinomial(n, joint.counts / n, size=n_boot)
-    point = np.array(
-        [metric_values(joint.cells_of(joint.counts.astype(float), i), metric.metric, favourable, min_group)
-         for i in range(k)]
-    )  # fmt: skip
+    weights, prior = joint.bootstrap(n_boot, np.random.default_rng(seed))
+    observed = [joint.cells_of(joint.counts.astype(float), i) for i in range(k)]
+    found = [_estimate(metric, cells, favourable, min_group, confidence) for cells in observed]
+    point = np.array([value for value, _, _ in found])
     reps = np.stack(
-        [metric_values(joint.cells_of(draws.astype(float), i), metric.metric, favourable, min_group)
+        [metric_values(joint.cells_of(weights, i, prior), metric.metric, favourable, found[i][2])
          for i in range(k)],
         axis=1,
     )  # fmt: skip  # (B, k)
@@ -206,10 +237,13 @@ def rank(
     p_best = ((score == best) / ties).mean(axis=0)
     estimates = []
     for i, name in enumerate(candidates):
-        low, high = _interval(reps[:, i], point[i], confidence, extreme=metric.per_attribute)
-        value = float(point[i]) if np.isfinite(point[i]) else None
+        value, interval, _ = found[i]
+        if interval is None:
+            interval = _percentile(reps[:, i], value, confidence)
+        low, high = interval
         p = float(p_best[i])
-        estimates.append(Estimate(candidate=name, value=value, ci_low=low, ci_high=high, p_best=p))
+        shown = float(value) if np.isfinite(value) else None
+        estimates.append(Estimate(candidate=name, value=shown, ci_low=low, ci_high=high, p_best=p))
     key = np.where(np.isfinite(point), sign * point, -np.inf)
     order = [candidates[i] for i in sorted(range(k), key=lambda i: (-key[i], candidates[i]))]
     pairwise = []
@@ -239,15 +273,33 @@ def rank(
     )
 
 
-def _interval(
-    reps: np.ndarray, point: float, confidence: float, extreme: bool
-) -> tuple[float | None, float | None]:
-    """Return the bootstrap interval the audit itself uses: basic for extremes over groups."""
+Interval = tuple[float | None, float | None]
+
+
+def _estimate(
+    metric: RankMetric, cells: np.ndarray, favourable: bool, min_group: int, confidence: float
+) -> tuple[float, Interval | None, list[np.ndarray] | None]:
+    """Return a candidate's value, its interval (None: from the replicates) and the groups each rate uses.
+
+    A group metric's value and interval are the audit's, over the groups with enough evidence only:
+    the comparison is published, so a group below the minimum enters neither.
+    """
+    if not metric.per_attribute:
+        return float(_rates(cells.sum(axis=-3))[metric.metric]), None, None
+    summary, parts = _group_rates(cells, metric.metric, favourable)
+    use = [n >= max(min_group, 1) for _, n in parts]
+    labels = [str(g) for g in range(cells.shape[0])]
+    found = summarize(metric.metric, summary, cells.reshape(-1, 4), labels, favourable, confidence, min_group)
+    span = found.basis.decisive
+    if span is None:  # fewer than two groups with enough evidence: nothing to rank on
+        return math.nan, (None, None), use
+    return found.value, (span.low, span.high), use
+
+
+def _percentile(reps: np.ndarray, point: float, confidence: float) -> Interval:
+    """Return the percentile interval of a metric's replicates (None where undefined)."""
     finite = reps[np.isfinite(reps)]
     if not finite.size or not np.isfinite(point):
         return None, None
-    if extreme:
-        low, high = basic_ci(finite, np.asarray(point), confidence)
-    else:
-        low, high = percentile_ci(finite, confidence)
+    low, high = percentile_ci(finite, confidence)
     return float(low), float(high)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.checks.phrase import Phrase, said
 
-SCHEMA_VERSION = "1"
+# 2: a metric row's `n` is the denominator its rate rests on, and comparisons carry their `basis`.
+SCHEMA_VERSION = "2"
 
 
 class Status(StrEnum):
@@ -42,6 +43,78 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+class Count(BaseModel):
+    """One group's evidence for a rate: `k` of `n` (its numerator and denominator) among `size` people."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    k: int
+    n: int
+    size: int
+
+
+class Pair(BaseModel):
+    """Two groups' rates compared (`first` against `second`) and the interval of that comparison."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rate: str
+    first: Count
+    second: Count
+    confidence: float  # each pair's own level: above the nominal one when the pairs are simultaneous
+    low: float | None
+    high: float | None
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _nan_is_none(cls, v: Any) -> float | None:
+        if v is not None and math.isinf(float(v)):
+            return None  # an unbounded end; JSON has no infinity
+        return _finite_or_none(v)
+
+
+class Span(BaseModel):
+    """A summary's interval over some pairs of groups, and the pair that sets each end."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: float | None
+    high: float | None  # None: unbounded (a ratio whose denominator rate may be 0)
+    low_pair: Pair | None
+    high_pair: Pair | None
+    pairs: int  # the comparisons the interval holds over simultaneously
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _nan_is_none(cls, v: Any) -> float | None:
+        return _finite_or_none(v)
+
+
+class Basis(BaseModel):
+    """What a comparison between groups rests on, so that its verdict can name the groups that decide.
+
+    A comparison of one group with the reference has its `pair`. A summary across groups (a gap, a
+    min/max ratio) has the interval over the pairs of groups with enough evidence (`decisive`; None
+    when fewer than two groups have it) and over the pairs of every group (`every`). Groups whose
+    denominator is below `minimum` are listed in `small`: they never decide a breach on their own.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["difference", "ratio"]
+    minimum: int
+    pair: Pair | None = None
+    decisive: Span | None = None
+    every: Span | None = None
+    small: list[Count] = Field(default_factory=list)
+
+    @property
+    def is_summary(self) -> bool:
+        """Say whether this is a summary across groups rather than one group against the reference."""
+        return self.pair is None
+
+
 class MetricRow(BaseModel):
     """One measurement in long format; `attribute`/`group` say which population it is about."""
 
@@ -55,7 +128,9 @@ class MetricRow(BaseModel):
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
+    # The denominator the value rests on (a rate's denominator; the smaller one for a comparison).
     n: int | None = None
+    basis: Basis | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("value", "ci_low", "ci_high", mode="before")
     @classmethod

@@ -63,21 +63,6 @@ def _z(confidence: float) -> float:
     return float(stats.norm.ppf(0.5 + confidence / 2.0))
 
 
-def wilson_interval(k: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return the Wilson score interval of the proportions k/n (NaN where n is zero)."""
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = _z(confidence)
-    p = safe_div(k, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    # At 0 and 1 the bounds are exact; rounding would otherwise leave the estimate outside.
-    low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
-    high = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
-    return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
-
-
 def two_proportion_pvalues(
     k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -253,19 +238,3 @@ def percentile_ci(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.n
         value = lo + (pos - below) * (hi - lo)
         out.append(np.where(valid > 0, value, np.nan))
     return out[0], out[1]
-
-
-def basic_ci(
-    boot: np.ndarray, point: np.ndarray, confidence: float, low: float = 0.0, high: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the basic (reverse-percentile) bootstrap interval, widened to hold the point, clipped.
-
-    For statistics that pick an extreme over groups (a gap, a min/max ratio) the replicates pick
-    the noisiest groups again, so their percentile interval sits beyond the estimate and may
-    exclude the truth even when every group is alike; reflecting it about the estimate undoes that.
-    """
-    q_low, q_high = percentile_ci(boot, confidence)
-    point = np.asarray(point, dtype=float)
-    lower = np.clip(np.fmin(2.0 * point - q_high, point), low, high)
-    upper = np.clip(np.fmax(2.0 * point - q_low, point), low, high)
-    return lower, upper

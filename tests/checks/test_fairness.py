@@ -42,6 +42,14 @@ def _random_case(seed: int, n: int = 5000):
     return sens, y, pred
 
 
+DENOMINATOR = {
+    "selection_rate": lambda y, d: np.ones_like(y, dtype=bool),
+    "tpr": lambda y, d: y == 1,
+    "fpr": lambda y, d: y == 0,
+    "ppv": lambda y, d: d == 1,
+}
+
+
 def _rows(result, metric, attr):
     return {r.group: r for r in result.metrics if r.metric == metric and r.attribute == attr}
 
@@ -71,7 +79,9 @@ def test_group_rates_equal_fairlearn_metricframe(seed: int) -> None:
             ours = _rows(result, metric, attr)
             for group, expected in frame.by_group[metric].items():
                 assert ours[group].value == pytest.approx(expected, abs=1e-9)
-                assert ours[group].n == int((sens[attr] == group).sum())
+                # n is the denominator the rate rests on, not the group's size
+                in_group = (sens[attr] == group).to_numpy()
+                assert ours[group].n == int(DENOMINATOR[metric](y, pred)[in_group].sum())
         eod = _rows(result, "equalized_odds_difference", attr)[None].value
         assert eod == pytest.approx(
             equalized_odds_difference(y, pred, sensitive_features=sens[attr]), abs=1e-9

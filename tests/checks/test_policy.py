@@ -33,20 +33,24 @@ def _row(value, low=None, high=None, n=1000):
         (_row(1.6, 1.4, 1.8), VerdictStatus.FAIL),
         (_row(0.5, 0.4, 0.7), VerdictStatus.FAIL),
         (_row(1.2, 1.1, 1.3), VerdictStatus.INCONCLUSIVE),
-        (_row(1.0, 0.9, 1.1, n=12), VerdictStatus.INCONCLUSIVE),
+        # Too little evidence never decides a breach, but an interval inside the range passes.
+        (_row(1.6, 1.4, 1.8, n=12), VerdictStatus.INCONCLUSIVE),
+        (_row(1.0, 0.9, 1.1, n=12), VerdictStatus.PASS),
         (_row(None), VerdictStatus.INCONCLUSIVE),
         (_row(1.3), VerdictStatus.FAIL),
     ],
 )
 def test_interval_rule(row: MetricRow, expected: VerdictStatus) -> None:
-    status, reason = judge_row(row, EV, min_group_size=30)
+    status, reason, _ = judge_row(row, EV, min_group_size=30)
     assert status == expected
     assert "selection_rate_ratio[a=g]" in str(reason)
 
 
 def test_small_group_reason_names_its_size() -> None:
-    _, reason = judge_row(_row(1.0, 0.9, 1.1, n=12), EV, min_group_size=30)
+    _, reason, short = judge_row(_row(1.6, 1.4, 1.8, n=12), EV, min_group_size=30)
     assert "n=12" in str(reason) and "30" in str(reason)
+    assert short is not None and short.cause == "thin"
+    assert short.more == {"g": 18}  # from 12 to the minimum of 30
 
 
 def _verdict(severity: str, status: VerdictStatus) -> Verdict:

@@ -62,7 +62,7 @@ def test_alike_candidates_get_a_coin_toss_and_equal_chances_of_being_best() -> N
     assert [e.p_best for e in ranking.estimates] == [0.5, 0.5]
 
 
-def test_the_multinomial_replicates_match_a_row_bootstrap() -> None:
+def test_the_replicates_match_a_row_bootstrap() -> None:
     groups, labels = _data(5_000, seed=5)
     rng = np.random.default_rng(6)
     decisions = np.stack([(rng.random(labels.size) < 0.3).astype(int) for _ in range(2)])

@@ -83,7 +83,7 @@ def test_checks_give_every_message_as_a_phrase_and_keep_the_english(results: lis
         assert [str(p) for p in result.phrases] == result.messages
     assert groups.status == Status.INCONCLUSIVE
     assert re.fullmatch(
-        r"1 groups below the minimum size of 30: g=c \(n=\d+\); their comparisons are inconclusive",
+        r"1 groups below the minimum size of 30: g=c \(n=\d+\); no breach is decided on their evidence alone",
         groups.messages[0],
     )
     assert missing.messages == ["no feature has missing values"]
@@ -94,7 +94,9 @@ def test_the_korean_report_says_check_titles_and_messages_in_korean(results: lis
     html = render_report(_audit(results), lang="ko")
     assert "<h3>결정의 집단 공정성 <small>" in html and "<h3>집단별 결측값 <small>" in html
     assert "Group fairness of decisions" not in html and "Missing values by group" not in html
-    said = r"<li>최소 크기 30 미만인 집단 1개: g=c \(n=\d+\); 이 집단들의 비교는 판단 보류</li>"
+    said = (
+        r"<li>최소 크기 30 미만인 집단 1개: g=c \(n=\d+\); 이 집단들의 증거만으로는 위반을 판정하지 않음</li>"
+    )
     assert re.search(said, html)
     assert "<li>결측값이 있는 특성이 없음</li>" in html
     # In its section and in the list of what the audit did not measure.
@@ -125,11 +127,11 @@ def test_a_not_assessed_reason_says_the_checks_own_messages(results: list[CheckR
     translate = i18n.translations("ko").gettext
     evidence = Evidence(check="fairness.score_metrics", metric="roc_auc_gap", max=0.1)
     no_scores = results[2]
-    _, (reason,) = judge_evidence(evidence, no_scores, min_group_size=30)
+    _, (reason,), _ = judge_evidence(evidence, no_scores, min_group_size=30)
     assert str(reason) == "fairness.score_metrics roc_auc_gap: not assessed: the audit has no scores"
     korean = "fairness.score_metrics roc_auc_gap: 평가 불가: 감사에 필요한 입력이 없음 (점수)"
     assert reason.say("ko", translate) == korean
-    _, (old,) = judge_evidence(evidence, no_scores.model_copy(update={"phrases": []}), min_group_size=30)
+    _, (old,), _ = judge_evidence(evidence, no_scores.model_copy(update={"phrases": []}), min_group_size=30)
     assert old.say("ko", translate) == str(reason)  # the English, as before phrases
 
 

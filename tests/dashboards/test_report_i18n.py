@@ -212,7 +212,7 @@ def _with_phrased_reasons() -> AuditRecord:
     fpr_gap = Evidence(check="fairness.group_metrics", metric="fpr_gap", max=0.05)
     row = MetricRow(check_id="fairness.group_metrics", metric="fpr_gap", attribute="age_band",
                     value=0.09, ci_low=0.07, ci_high=0.11, n=800)  # fmt: skip
-    status, outside = judge_row(row, fpr_gap, min_group_size=30)
+    status, outside, _ = judge_row(row, fpr_gap, min_group_size=30)
     asked, unanswered = judge_question(
         Question(id="human_final", topic="human_final_decision", text=QUESTION), None
     )
