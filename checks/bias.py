@@ -224,7 +224,7 @@ def representation(ctx: AuditContext) -> CheckResult:
         details={
             "attributes": per_attribute,
             "confidence": settings.confidence,
-            "interval_method": "Agresti-Coull interval of the share; the ratio's bounds are its bounds "
+            "interval_method": "Clopper-Pearson interval of the share; the ratio's bounds are its bounds "
             "over the reference share",
             "test": "chi-square goodness of fit of the observed counts to the reference shares",
         },
@@ -349,7 +349,7 @@ def label_bias(ctx: AuditContext) -> CheckResult:
             "significance": settings.significance,
             "intersections": settings.intersections,
             "confidence": settings.confidence,
-            "interval_method": "Agresti-Coull interval of the base rate; MOVER for differences and ratios "
+            "interval_method": "Clopper-Pearson interval of the base rate; MOVER for differences and ratios "
             "to the reference; simultaneous pairwise MOVER intervals (Bonferroni) for the gap",
             "test": "two-proportion chi-square test against the reference group (Fisher's exact test "
             "where an expected count is below 5), Holm-adjusted across the groups of each attribute",
@@ -498,7 +498,7 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
             "flagged": [{"feature": t["feature"], "attribute": t["attribute"]} for t in flagged],
             "significance": settings.significance,
             "confidence": settings.confidence,
-            "interval_method": "Agresti-Coull interval of the missing share; simultaneous pairwise MOVER "
+            "interval_method": "Clopper-Pearson interval of the missing share; simultaneous pairwise MOVER "
             "intervals (Bonferroni) for the gap",
             "test": "chi-square test of independence of missingness and group (Fisher's exact test for "
             "two groups with an expected count below 5), Holm-adjusted across features × attributes",

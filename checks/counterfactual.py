@@ -366,7 +366,7 @@ def counterfactual_flip(ctx: AuditContext) -> CheckResult:
             "scored_rows": len(scored),
             "sampling": "stratified per cross of the input attributes' groups, capped at flip_rows; "
             "weights (cell size / sample size) make rates population estimates",
-            "interval_method": "Agresti-Coull interval at Kish's effective size of the weighted sample",
+            "interval_method": "Clopper-Pearson interval at Kish's effective size of the weighted sample",
             "alternatives": {
                 name: {g: _plain(v) for g, v in values.items()} for name, values in alternatives.items()
             },

@@ -143,9 +143,19 @@ def compare_to_reference(
     confidence: float,
     minimum: int,
 ) -> dict[int, Compared]:
-    """Return each group's difference or ratio to the reference group's rate, by group index."""
+    """Return each group's difference or ratio to the reference group's rate, by group index.
+
+    The intervals hold simultaneously over the grouping's comparisons (Bonferroni): the row's over
+    every comparison, and its pair's, which alone may prove a breach, over the comparisons whose
+    two groups have enough evidence.
+    """
     others = np.array([g for g in range(len(labels)) if g != ref], dtype=int)
-    low, high = compare_interval(kind, k[others], n[others], k[ref], n[ref], confidence)
+    everyone = int((n[others] > 0).sum()) if n[ref] > 0 else 0
+    decisive = int((n[others] >= minimum).sum()) if n[ref] >= minimum else 0
+    every_level = each_confidence(confidence, everyone)
+    decisive_level = each_confidence(confidence, decisive)
+    low, high = compare_interval(kind, k[others], n[others], k[ref], n[ref], every_level)
+    dec_low, dec_high = compare_interval(kind, k[others], n[others], k[ref], n[ref], decisive_level)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = safe_div(k, n)
         values = p[others] - p[ref] if kind == "difference" else safe_div(p[others], p[ref])
@@ -153,15 +163,15 @@ def compare_to_reference(
     out = {}
     for j, g in enumerate(others):
         first = _count(labels[g], k[g], n[g], sizes[g])
-        pair = Pair(rate=rate, first=first, second=reference, confidence=confidence, low=low[j], high=high[j])
         small = [c for c in (first, reference) if c.n < minimum]
-        basis = Basis(kind=kind, minimum=minimum, pair=pair, small=small)
+        ends = (low[j], high[j], every_level) if small else (dec_low[j], dec_high[j], decisive_level)
+        pair = Pair(rate=rate, first=first, second=reference, low=ends[0], high=ends[1], confidence=ends[2])
         out[int(g)] = Compared(
             value=float(values[j]),
             ci_low=_end(low[j]),
             ci_high=_end(high[j]),
             n=int(min(n[g], n[ref])),
-            basis=basis,
+            basis=Basis(kind=kind, minimum=minimum, pair=pair, small=small),
         )
     return out
 
@@ -214,6 +224,50 @@ def summarize(
     return Compared(value=value, ci_low=low, ci_high=high, n=n_used, basis=basis)
 
 
+def member_pairs(members: list[np.ndarray]) -> list[tuple[int, int, int]]:
+    """Return every (rate, group, group) pair of member groups a summary compares."""
+    return [
+        (r, i, j) for r, mask in enumerate(members) for i, j in combinations(np.flatnonzero(mask).tolist(), 2)
+    ]
+
+
+@dataclass(frozen=True)
+class Ends:
+    """A summary's simultaneous interval over some pairs, and where each end comes from."""
+
+    low: np.ndarray
+    high: np.ndarray
+    low_at: np.ndarray  # index into the pairs of the pair that sets the lower end
+    high_at: np.ndarray
+    pair_low: np.ndarray  # every pair's own interval of its signed comparison, (..., pairs)
+    pair_high: np.ndarray
+    level: float  # each pair's confidence
+
+
+def span_ends(
+    kind: Kind, k: np.ndarray, n: np.ndarray, pairs: list[tuple[int, int, int]], confidence: float
+) -> Ends:
+    """Return a summary's interval over `pairs` from counts shaped (..., rates, groups), simultaneous
+    over the pairs (Bonferroni); leading axes (repetitions of a simulation) are kept."""
+    level = each_confidence(confidence, len(pairs))
+    r_idx, i_idx, j_idx = (np.array(x) for x in zip(*pairs, strict=True))
+    first, second = (..., r_idx, i_idx), (..., r_idx, j_idx)
+    low, high = compare_interval(kind, k[first], n[first], k[second], n[second], level)
+    lo, hi = _statistic_interval(kind, low, high)
+    # A gap's summary is the largest over pairs; a min/max ratio's the smallest.
+    pick = np.nanargmax if kind == "difference" else np.nanargmin
+    lo_at, hi_at = pick(lo, axis=-1), pick(hi, axis=-1)
+    return Ends(
+        low=np.take_along_axis(lo, lo_at[..., None], axis=-1)[..., 0],
+        high=np.take_along_axis(hi, hi_at[..., None], axis=-1)[..., 0],
+        low_at=lo_at,
+        high_at=hi_at,
+        pair_low=low,
+        pair_high=high,
+        level=level,
+    )
+
+
 def _span(
     summary: Summary,
     parts: list[tuple[np.ndarray, np.ndarray]],
@@ -224,34 +278,27 @@ def _span(
     confidence: float,
 ) -> Span:
     """Return the summary's simultaneous interval over the pairs of member groups, and its end pairs."""
-    pairs = [
-        (r, i, j) for r, mask in enumerate(members) for i, j in combinations(np.flatnonzero(mask).tolist(), 2)
-    ]
+    pairs = member_pairs(members)
     if not pairs:  # one group (or none): nothing to compare, no gap
         single = float(point_value(summary.kind, rates, members))
         return Span(low=single, high=single, low_pair=None, high_pair=None, pairs=0)
-    level = each_confidence(confidence, len(pairs))
-    r_idx, i_idx, j_idx = (np.array(x) for x in zip(*pairs, strict=True))
     ks = np.stack([k for k, _ in parts])
     ns = np.stack([n for _, n in parts])
-    first, second = (r_idx, i_idx), (r_idx, j_idx)
-    low, high = compare_interval(summary.kind, ks[first], ns[first], ks[second], ns[second], level)
-    lo, hi = _statistic_interval(summary.kind, low, high)
-    # A gap's summary is the largest over pairs; a min/max ratio's the smallest.
-    pick = np.nanargmax if summary.kind == "difference" else np.nanargmin
-    lo_at, hi_at = int(pick(lo)), int(pick(hi))
+    ends = span_ends(summary.kind, ks, ns, pairs, confidence)
 
     def pair(at: int) -> Pair:
         r, i, j = pairs[at]
-        rate = summary.rates[r]
         k, n = parts[r]
         return Pair(
-            rate=rate,
+            rate=summary.rates[r],
             first=_count(labels[i], k[i], n[i], sizes[i]),
             second=_count(labels[j], k[j], n[j], sizes[j]),
-            confidence=level,
-            low=low[at],
-            high=high[at],
+            confidence=ends.level,
+            low=ends.pair_low[at],
+            high=ends.pair_high[at],
         )
 
-    return Span(low=lo[lo_at], high=hi[hi_at], low_pair=pair(lo_at), high_pair=pair(hi_at), pairs=len(pairs))
+    low_at, high_at = int(ends.low_at), int(ends.high_at)
+    return Span(
+        low=ends.low, high=ends.high, low_pair=pair(low_at), high_pair=pair(high_at), pairs=len(pairs)
+    )

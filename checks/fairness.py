@@ -231,9 +231,10 @@ def group_metrics(ctx: AuditContext) -> CheckResult:
             "confidence": settings.confidence,
             "minimum_evidence": settings.min_group_size,
             "interval_method": {
-                "group rates": "Agresti-Coull interval; n is the rate's denominator",
-                "differences and ratios to the reference": "MOVER from the two groups' Agresti-Coull "
-                "intervals (Newcombe; Donner & Zou for ratios)",
+                "group rates": "Clopper-Pearson interval; n is the rate's denominator",
+                "differences and ratios to the reference": "MOVER from the two groups' Clopper-Pearson "
+                "intervals (Newcombe; Donner & Zou for ratios), simultaneous over the grouping's "
+                "comparisons (Bonferroni)",
                 "summaries across groups": "simultaneous pairwise MOVER intervals, Bonferroni over the "
                 "pairs; the breach side from the groups whose denominator reaches the minimum evidence",
             },

@@ -318,9 +318,12 @@ def _where(row: MetricRow) -> str:
 
 
 def _fmt(row: MetricRow) -> str:
-    if row.ci_low is None or row.ci_high is None:
-        return f"{row.value:.4g}"
-    return f"{row.value:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]"
+    value = "undefined" if row.value is None else f"{row.value:.4g}"
+    if row.ci_low is None and row.ci_high is None:
+        return value
+    low = "-∞" if row.ci_low is None else f"{row.ci_low:.4g}"
+    high = "∞" if row.ci_high is None else f"{row.ci_high:.4g}"
+    return f"{value} [{low}, {high}]"
 
 
 # Said instead of a value about a group below the disclosure minimum: reasons are published too.
@@ -338,7 +341,7 @@ def judge_row(
     published metric tables do.
     """
     where = f"{ev.check} {_where(row)}"
-    if row.value is None:
+    if row.value is None and row.basis is None:
         return (
             VerdictStatus.INCONCLUSIVE,
             Phrase(template=N_("{where}: undefined for this data"), args={"where": where}),

@@ -35,24 +35,27 @@ class Shortfall(BaseModel):
     more: dict[str, int] = Field(default_factory=dict)
 
 
-def _ends(low: float | None, high: float | None, value: float) -> tuple[float, float]:
+def _ends(low: float | None, high: float | None, value: float | None) -> tuple[float, float]:
     """Return an interval's ends, a missing end being unbounded when the other exists."""
     if low is None and high is None:
-        return value, value
+        return (math.nan, math.nan) if value is None else (value, value)
     return (-math.inf if low is None else low), (math.inf if high is None else high)
 
 
 def intervals(row: MetricRow, minimum: int) -> tuple[tuple[float, float] | None, tuple[float, float]]:
     """Return the interval that may decide a breach (None: too little evidence) and the one every
-    group's evidence allows."""
-    assert row.value is not None
+    group's evidence allows.
+
+    A comparison keeps its interval when its value is undefined: a ratio to a reference rate of 0
+    has no value, yet its interval can lie wholly above a maximum.
+    """
     basis = row.basis
     if basis is None:
         ci = _ends(row.ci_low, row.ci_high, row.value)
         return (ci if row.n is None or row.n >= minimum else None), ci
-    if basis.pair is not None:
-        ci = _ends(basis.pair.low, basis.pair.high, row.value)
-        return (None if basis.small else ci), ci
+    if basis.pair is not None:  # the row's interval over every comparison, the pair's over decisive ones
+        every = _ends(row.ci_low, row.ci_high, row.value)
+        return (None if basis.small else _ends(basis.pair.low, basis.pair.high, row.value)), every
     assert basis.every is not None
     every = _ends(basis.every.low, basis.every.high, row.value)
     decisive = basis.decisive
@@ -73,7 +76,7 @@ def beyond(interval: tuple[float, float], bounds: Bounds) -> bool:
 
 def shortfall(row: MetricRow, where: str, bounds: Bounds, minimum: int) -> Shortfall:
     """Return why an inconclusive row is undecided and what would settle it."""
-    if row.value is None:
+    if row.value is None and row.basis is None:
         return Shortfall(where=where, cause="undefined")
     decisive, every = intervals(row, minimum)
     basis = row.basis
