@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from assay.checks.intervals import compare_interval, each_confidence
+from assay.checks.intervals import combine, compare_interval, each_confidence, rated
 from assay.checks.results import Basis, Count, Pair, Span
 from assay.checks.stats import FN, TN, rate_parts, safe_div
 
@@ -252,7 +252,9 @@ def span_ends(
     level = each_confidence(confidence, len(pairs))
     r_idx, i_idx, j_idx = (np.array(x) for x in zip(*pairs, strict=True))
     first, second = (..., r_idx, i_idx), (..., r_idx, j_idx)
-    low, high = compare_interval(kind, k[first], n[first], k[second], n[second], level)
+    # Each group's interval once, then every pair from them: the exact intervals cost a beta quantile.
+    p, lo_g, hi_g = rated(k, n, level)
+    low, high = combine(kind, (p[first], lo_g[first], hi_g[first]), (p[second], lo_g[second], hi_g[second]))
     lo, hi = _statistic_interval(kind, low, high)
     # A gap's summary is the largest over pairs; a min/max ratio's the smallest.
     pick = np.nanargmax if kind == "difference" else np.nanargmin

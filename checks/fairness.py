@@ -17,6 +17,7 @@ from assay.checks.disparity import (
     GROUP_RATES,
     SUMMARY_NAMES,
     Compared,
+    Summary,
     compare_to_reference,
     rate_counts,
     summaries,
@@ -164,13 +165,13 @@ def _grouping_rows(ctx: AuditContext, grouping: Grouping, counts: np.ndarray, re
                     n=int(min(n[g], n[ref])),
                 )
             )
+    found: dict[Summary, Compared] = {}  # a gap named twice (tpr_gap, equal_opportunity_difference)
     for metric, summary in summaries(favourable).items():
-        add(
-            metric,
-            summarize(
+        if summary not in found:
+            found[summary] = summarize(
                 metric, summary, counts, labels, favourable, settings.confidence, settings.min_group_size
-            ),
-        )
+            )
+        add(metric, found[summary])
     return rows
 
 

@@ -49,25 +49,30 @@ def rate_interval(k: np.ndarray, n: np.ndarray, confidence: float) -> Interval:
     return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
-def difference_interval(
-    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
-) -> Interval:
-    """Return the MOVER interval of k1/n1 − k2/n2 (NaN where either denominator is 0)."""
-    p1, l1, u1 = _parts(k1, n1, confidence)
-    p2, l2, u2 = _parts(k2, n2, confidence)
+# A rate with its interval: (estimate, low, high), each an array.
+Rated = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def rated(k: np.ndarray, n: np.ndarray, confidence: float) -> Rated:
+    """Return the rates k/n (NaN where n is 0) with their intervals."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, np.asarray(k, dtype=float) / np.where(n > 0, n, 1.0), np.nan)
+    low, high = rate_interval(k, n, confidence)
+    return p, low, high
+
+
+def mover_difference(first: Rated, second: Rated) -> Interval:
+    """Return the MOVER interval of the first rate minus the second from their own intervals."""
+    (p1, l1, u1), (p2, l2, u2) = first, second
     d = p1 - p2
     return d - np.hypot(p1 - l1, u2 - p2), d + np.hypot(u1 - p1, p2 - l2)
 
 
-def ratio_interval(
-    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
-) -> Interval:
-    """Return the MOVER interval of (k1/n1) / (k2/n2); its upper end is inf when the second rate may be 0.
-
-    NaN where a denominator is 0; [0, inf] where both rates are 0 (any ratio is possible).
-    """
-    p1, l1, u1 = _parts(k1, n1, confidence)
-    p2, l2, u2 = _parts(k2, n2, confidence)
+def mover_ratio(first: Rated, second: Rated) -> Interval:
+    """Return the MOVER interval of the first rate over the second; its upper end is inf when the
+    second rate may be 0, and it is [0, inf] when both rates are 0 (any ratio is possible)."""
+    (p1, l1, u1), (p2, l2, u2) = first, second
     both = p1 * p2
     with np.errstate(invalid="ignore", divide="ignore"):
         low = (both - np.sqrt(np.maximum(both**2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0.0))) / (
@@ -86,21 +91,30 @@ def ratio_interval(
     return np.where(defined, low, np.nan), np.where(defined, high, np.nan)
 
 
+def combine(kind: str, first: Rated, second: Rated) -> Interval:
+    """Return the interval of the "difference" or "ratio" of two rates from their own intervals."""
+    return mover_difference(first, second) if kind == "difference" else mover_ratio(first, second)
+
+
+def difference_interval(
+    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
+) -> Interval:
+    """Return the MOVER interval of k1/n1 − k2/n2 (NaN where either denominator is 0)."""
+    return mover_difference(rated(k1, n1, confidence), rated(k2, n2, confidence))
+
+
+def ratio_interval(
+    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
+) -> Interval:
+    """Return the MOVER interval of (k1/n1) / (k2/n2) (NaN where a denominator is 0)."""
+    return mover_ratio(rated(k1, n1, confidence), rated(k2, n2, confidence))
+
+
 def compare_interval(
     kind: str, k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
 ) -> Interval:
     """Return the interval of a "difference" or a "ratio" of two rates."""
-    if kind == "difference":
-        return difference_interval(k1, n1, k2, n2, confidence)
-    return ratio_interval(k1, n1, k2, n2, confidence)
-
-
-def _parts(k: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(n > 0, np.asarray(k, dtype=float) / np.where(n > 0, n, 1.0), np.nan)
-    low, high = rate_interval(k, n, confidence)
-    return p, low, high
+    return combine(kind, rated(k1, n1, confidence), rated(k2, n2, confidence))
 
 
 def growth_to_settle(
@@ -117,8 +131,9 @@ def growth_to_settle(
     `first` and `second` are (k, n); `grow` says which of the two groups grows.
     """
     (k1, n1), (k2, n2) = first, second
-    # Factors from 1 to 10^6 in 1% steps: one vectorized call instead of a root search.
-    factor = np.exp(np.linspace(0.0, math.log(1e6), 1400))
+    # Factors from 1 to 10^6 in 5% steps ("about" this many people): one vectorized call instead
+    # of a root search.
+    factor = np.exp(np.linspace(0.0, math.log(1e6), 284))
     s1 = factor if grow[0] else np.ones_like(factor)
     s2 = factor if grow[1] else np.ones_like(factor)
     low, high = compare_interval(kind, k1 * s1, n1 * s1, k2 * s2, n2 * s2, confidence)

@@ -80,3 +80,41 @@ def test_gap_between_alike_groups_is_not_declared_beyond_a_threshold() -> None:
 
     false_fails = _coverage(sizes, dict.fromkeys(sizes, 0.3), 200, declared)
     assert false_fails <= 0.05, f"alike groups declared > 0.10 apart in {false_fails:.1%} of runs"
+
+
+def test_a_round_of_sixteen_fair_candidates_fails_at_most_one_beside_a_small_low_rate_group() -> None:
+    """Caught in a round: a group of 45 selected at 3% has no selection in one draw of four, and the
+    bootstrap's ratio interval [0, 0] failed 7 of 16 fair candidates on the pack's [0.8, 1.25] gate.
+
+    Sixteen candidates with the same true rates in every group, judged by every fairness gate of the
+    shipped Korean pack, as an audit of each would be. On these draws the previous engine failed 4
+    (the four where the small group has no selection); this one fails none.
+    """
+    from assay.checks.policy import VerdictStatus, evaluate
+    from assay.data.loaders import load_policy
+
+    pack = load_policy("kr-public-service")[0]
+    gates = [
+        c
+        for c in pack.clauses
+        if c.severity == "gate" and any(e.check == "fairness.group_metrics" for e in c.evidence)
+    ]
+    sizes = {"large": 4000, "middle": 1500, "small": 45}
+    groups = np.repeat(list(sizes), list(sizes.values()))
+    other = np.resize(["a", "b"], len(groups))
+    sensitive = pd.DataFrame({"g": groups, "h": other})
+    profile = make_profile("g", "h", favourable=False, reference={"g": "large"})
+    failed = 0
+    for candidate in range(16):
+        rng = np.random.default_rng([18, candidate])
+        labels = (rng.random(len(groups)) < 0.05).astype(int)
+        decisions = (rng.random(len(groups)) < np.where(labels == 1, 0.3, 0.015)).astype(int)  # 3%
+        ctx = AuditContext(
+            profile=profile, data=sensitive, settings=pack.parameters, seed=candidate,
+            labels=labels, decisions=decisions, sensitive=sensitive,
+        )  # fmt: skip
+        result = group_metrics(ctx)
+        verdicts = evaluate(pack.model_copy(update={"clauses": gates}), {result.check_id: result})
+        fairness = [e for v in verdicts for e in v.evidence if e.check == "fairness.group_metrics"]
+        failed += any(e.verdict == VerdictStatus.FAIL for e in fairness)
+    assert failed <= 1, f"{failed} of 16 fair candidates failed a fairness gate"

@@ -92,3 +92,31 @@ def test_small_groups_are_left_out_and_the_result_is_seeded() -> None:
         RankMetric(metric="selection_rate_gap"), ["a", "b"], labels, decisions, groups, 4, "g", seed=9
     )
     assert one == again
+
+
+def test_a_gap_is_ranked_on_the_audits_own_value_and_interval() -> None:
+    """One definition: the ranking's value and interval are what the candidate's audit reports."""
+    import pandas as pd
+    from synthetic import make_profile
+
+    from assay.checks.context import AuditContext, CheckSettings
+    from assay.checks.fairness import group_metrics
+
+    groups, labels = _data(6_000, seed=11)
+    rng = np.random.default_rng(12)
+    decisions = np.stack(
+        [(rng.random(labels.size) < 0.2 + 0.1 * (groups == 1)).astype(int) for _ in range(2)]
+    )
+    ranking = rank(
+        RankMetric(metric="equalized_odds_difference"), ["a", "b"], labels, decisions, groups, 3, "g"
+    )
+    sensitive = pd.DataFrame({"g": groups.astype(str)})
+    for estimate, d in zip(ranking.estimates, decisions, strict=True):
+        ctx = AuditContext(
+            profile=make_profile("g", favourable=True), data=sensitive, labels=labels, decisions=d,
+            sensitive=sensitive, settings=CheckSettings(intersections="none"),
+        )  # fmt: skip
+        (row,) = group_metrics(ctx).rows("equalized_odds_difference")
+        assert estimate.value == pytest.approx(row.value, abs=1e-12)
+        assert (estimate.ci_low, estimate.ci_high) == pytest.approx((row.ci_low, row.ci_high), abs=1e-12)
+

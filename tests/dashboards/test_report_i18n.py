@@ -296,3 +296,26 @@ def test_an_audit_under_a_pack_the_triage_does_not_call_for_says_so() -> None:
         record, lang="en"
     )
     assert "This audit's policy is one of them. Ids marked" in html
+
+
+def test_an_undecided_reason_says_what_would_settle_it_in_both_languages() -> None:
+    """A real comparison straddling the limit: the reason says what would settle it, in Korean too."""
+    import numpy as np
+
+    from assay.checks.disparity import compare_to_reference
+
+    ratio = Evidence(check="fairness.group_metrics", metric="selection_rate_ratio", min=0.8, max=1.25)
+    k, n = np.array([300.0, 26.0]), np.array([1000.0, 80.0])  # 0.30 against 0.325: ratio 1.08
+    found = compare_to_reference("ratio", "selection_rate", k, n, n, ["korean", "foreign"], 0, 0.95, 30)[1]
+    row = MetricRow(check_id=ratio.check, metric=ratio.metric, attribute="nationality", group="foreign",
+                    value=found.value, ci_low=found.ci_low, ci_high=found.ci_high, n=found.n,
+                    basis=found.basis)  # fmt: skip
+    status, reason, short = judge_row(row, ratio, min_group_size=30)
+    assert status == VerdictStatus.INCONCLUSIVE and short is not None and short.cause == "straddles"
+    assert set(short.more) == {"foreign"} and short.more["foreign"] > 80  # the small side must grow
+    assert short.detectable is not None and short.detectable > 1.25
+    english, korean = str(reason), reason.say("ko", i18n.translations("ko").gettext)
+    assert "the interval straddles [0.8, 1.25]" in english
+    assert f"about {short.more['foreign']} more people in foreign would settle it" in english
+    assert f"foreign에 약 {short.more['foreign']}명 더 있으면 판정 가능" in korean
+    assert "80% 검정력" in korean and "would settle" not in korean

@@ -121,6 +121,13 @@ def test_predictions_only_audit_gives_group_error_rates_as_long_rows(run_assay, 
             "fpr": d[y == 0].mean(),
             "selection_rate": d.mean(),
         }
+        # n is the rate's denominator: the positives for TPR and FNR, the negatives for FPR.
+        denominators = {
+            "tpr": (y == 1).sum(),
+            "fnr": (y == 1).sum(),
+            "fpr": (y == 0).sum(),
+            "selection_rate": len(group),
+        }
         for metric, value in expected.items():
             (row,) = [
                 r
@@ -128,7 +135,7 @@ def test_predictions_only_audit_gives_group_error_rates_as_long_rows(run_assay, 
                 if r["metric"] == metric and r["attribute"] == "region" and r["group"] == region
             ]
             assert row["value"] == pytest.approx(value, abs=1e-12)
-            assert row["n"] == len(group)
+            assert row["n"] == denominators[metric]
             assert row["ci_low"] <= row["value"] <= row["ci_high"]
     # The islands' lower grant rate shows as a significant gap to the named reference group.
     (gap,) = [
