@@ -99,7 +99,9 @@ def shortfall(row: MetricRow, where: str, bounds: Bounds, minimum: int) -> Short
         pair = _binding(basis.every, bounds)
         found = _settle(pair, basis.kind, bounds, _short_sides(pair, minimum), minimum, symmetric=True)
         return Shortfall(where=where, cause="small_groups", groups=small, **found)
-    pair = _binding(basis.decisive, bounds)
+    pair = _binding(
+        basis.decisive, bounds, breach=row.value is not None and not within((row.value,) * 2, bounds)
+    )
     found = _settle(pair, basis.kind, bounds, _smaller_side(pair), minimum, symmetric=True)
     return Shortfall(where=where, cause="straddles", groups=_names(pair), **found)
 
@@ -108,11 +110,14 @@ def _names(pair: Pair | None) -> list[str]:
     return [] if pair is None else [pair.first.group, pair.second.group]
 
 
-def _binding(span: Span | None, bounds: Bounds) -> Pair | None:
-    """Return the pair whose end of the span crosses the limit (the upper end for a maximum)."""
+def _binding(span: Span | None, bounds: Bounds, breach: bool = False) -> Pair | None:
+    """Return the pair that keeps a summary open: when its estimate is within the range, the pair
+    whose interval reaches furthest beyond the limit; when it is beyond, the pair nearest to
+    proving it (for a maximum, the largest lower end)."""
     if span is None:
         return None
-    return span.high_pair if bounds[1] is not None else span.low_pair
+    above = bounds[1] is not None  # a gap breaches upward, a min/max ratio downward
+    return span.low_pair if above == breach else span.high_pair
 
 
 def _short_sides(pair: Pair | None, minimum: int) -> tuple[bool, bool]:
