@@ -3,8 +3,8 @@
 A group's rate rests on its denominator (negatives for the false-positive rate, positives for the
 true-positive rate, the selected for precision), and the minimum evidence applies to it. Groups
 are compared two ways:
-- each group against the reference group: the difference and the ratio of their rates, with the
-  MOVER interval at the nominal confidence (`compare_to_reference`);
+- each group against the reference group: the difference and the ratio of their rates, with MOVER
+  intervals simultaneous over the grouping's comparisons (`compare_to_reference`);
 - a summary across all groups (the largest gap, the smallest min/max ratio): from simultaneous
   pairwise intervals, Bonferroni over the pairs (`summarize`). Its end on the breach side comes
   from the pairs of groups with enough evidence, its other end from the pairs of every group, so
@@ -68,14 +68,6 @@ def rate_counts(counts: np.ndarray, rate: str, favourable: bool) -> tuple[np.nda
             return rate_parts(counts, "selection_rate")
         return counts[..., [TN, FN]].sum(axis=-1), counts.sum(axis=-1)
     return rate_parts(counts, rate)
-
-
-def _statistic(kind: Kind, values: np.ndarray) -> np.ndarray:
-    """Return the symmetric form of a pair's comparison: |difference|, or min(ratio, 1/ratio)."""
-    if kind == "difference":
-        return np.abs(values)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.fmin(values, 1.0 / values)
 
 
 def _statistic_interval(kind: Kind, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
