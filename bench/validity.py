@@ -3,8 +3,10 @@
 Run: .venv/bin/python bench/validity.py [--reps R] [--old-reps R] [--quick] [--fairlearn-reps F] [--seed S]
 
 Every configuration of the grid is one layout of groups (sizes), one rate and one gate metric of
-the shipped packs, at three truths: parity, one group exactly at the limit (a compliant vendor at
-its edge), and one group at twice the limit (a breach). Each repetition draws the decisions of
+the shipped packs, at four truths: parity; one group exactly at the limit (a compliant vendor at
+its edge); half the groups at the limit at once (every group, for comparisons with the reference:
+many comparisons on the limit together); one group at twice the limit (a breach). Each
+repetition draws the decisions of
 fixed groups (binomial true and false positives at the cell's rates) and measures them with:
 - the engine: `checks/intervals.py` and `checks/disparity.py` vectorized over repetitions, judged
   by the rule of `checks/settle.py`; the first repetitions of every cell also go through
@@ -17,12 +19,13 @@ fixed groups (binomial true and false positives at the cell's rates) and measure
 Targets (exit 1 when one is missed):
 - coverage of the 95% intervals >= 0.93 in every cell;
 - false-fail rate <= 0.025 per bound in every cell at parity, and at the limit (where a valid
-  engine sits near 2.5% by design, within two Monte Carlo standard errors);
+  engine sits near 2.5% by design: within the Monte Carlo noise of the worst of many cells);
 - no decisive gap among groups of >= 1000 people called inconclusive because of a small group;
-- power at a gap of twice the limit within 2 points of the old engine where the old engine was
-  valid: its coverage >= 0.93 at all three truths and its false fails <= 0.025 at parity and at
-  the limit. (Read with parity alone, the old engine's unadjusted comparisons count as valid where
-  they fail a vendor at the limit far more often than 2.5%; the bench prints that reading too.)
+- power at a gap of twice the limit within 2 points of the old engine, on the same repetitions,
+  where the old engine was valid: its coverage >= 0.93 at all four truths and its false fails
+  <= 0.025 at parity and at both limits. (Judged at parity alone, the old engine's unadjusted
+  comparisons count as valid where they fail a compliant vendor far more often than 2.5%; the
+  bench prints that reading too.)
 """
 
 from __future__ import annotations
@@ -637,10 +640,11 @@ def main() -> int:
         line("false fails at the limit, above a max", "false_fail_high", True, limit),
     ]
     # At parity a valid engine stays far below 2.5%; at the limit it sits near it by design, so there
-    # the target allows two Monte Carlo standard errors of the estimate.
+    # the worst of some hundreds of cells is allowed the Monte Carlo noise of a maximum: 3.5 standard
+    # errors of one cell's estimate (the expected largest of 500 standard normal draws is about 3).
     at_parity = max(max(r.false_fail_low, r.false_fail_high) for r in fails[:2])
     at_limit = max(max(r.false_fail_low, r.false_fail_high) for r in fails[2:])
-    allowance = 2 * math.sqrt(FALSE_FAIL_MAX * (1 - FALSE_FAIL_MAX) / args.reps)
+    allowance = 3.5 * math.sqrt(FALSE_FAIL_MAX * (1 - FALSE_FAIL_MAX) / args.reps)
     masked = line(
         "breach of >= 1000 masked by a small group", "masked", True, [r for r in gaps if r.masked is not None]
     )
@@ -676,7 +680,7 @@ def main() -> int:
             at_parity <= FALSE_FAIL_MAX,
         ),
         (
-            f"false fails <= {FALSE_FAIL_MAX} (+{allowance:.4f}, 2 Monte Carlo errors) per bound, limit",
+            f"false fails <= {FALSE_FAIL_MAX} (+{allowance:.4f} Monte Carlo) per bound at the limit",
             at_limit <= FALSE_FAIL_MAX + allowance,
         ),
         ("no breach among groups of >= 1000 masked by a small group", (masked.masked or 0.0) == 0.0),
