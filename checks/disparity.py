@@ -70,7 +70,7 @@ def rate_counts(counts: np.ndarray, rate: str, favourable: bool) -> tuple[np.nda
     return rate_parts(counts, rate)
 
 
-def _statistic_interval(kind: Kind, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def statistic_interval(kind: Kind, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the interval of the symmetric statistic from the interval of the signed comparison."""
     if kind == "difference":
         lo = np.maximum(np.maximum(low, -high), 0.0)
@@ -247,7 +247,7 @@ def span_ends(
     # Each group's interval once, then every pair from them: the exact intervals cost a beta quantile.
     p, lo_g, hi_g = rated(k, n, level)
     low, high = combine(kind, (p[first], lo_g[first], hi_g[first]), (p[second], lo_g[second], hi_g[second]))
-    lo, hi = _statistic_interval(kind, low, high)
+    lo, hi = statistic_interval(kind, low, high)
     # A gap's summary is the largest over pairs; a min/max ratio's the smallest.
     pick = np.nanargmax if kind == "difference" else np.nanargmin
     lo_at, hi_at = pick(lo, axis=-1), pick(hi, axis=-1)

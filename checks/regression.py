@@ -6,8 +6,11 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay.checks.disparity import statistic_interval
+from assay.checks.intervals import compare_interval
 from assay.checks.registry import all_checks
 from assay.checks.results import MetricRow
 
@@ -54,13 +57,30 @@ def _key(row: MetricRow) -> tuple[str, str, str | None, str | None, str | None]:
     return (row.check_id, row.metric, row.attribute, row.group, row.feature)
 
 
-def _halfwidth(row: MetricRow) -> float:
+def _halfwidth(row: MetricRow, confidence: float) -> float:
+    """Return the half-width of the row's interval; a summary's is that of the pair of groups setting it.
+
+    A summary's own interval holds over every pair of groups at once, wide by design for a verdict;
+    its change between two audits is a change of the gap it reports, as precise as that pair.
+    """
+    basis = row.basis
+    span = basis.decisive if basis is not None and basis.is_summary else None
+    pair = None if span is None else (span.low_pair if basis.kind == "difference" else span.high_pair)
+    if basis is not None and pair is not None:
+        low, high = compare_interval(
+            basis.kind, pair.first.k, pair.first.n, pair.second.k, pair.second.n, confidence
+        )
+        low, high = statistic_interval(basis.kind, np.asarray(low), np.asarray(high))
+        if np.isfinite(low) and np.isfinite(high):
+            return float(high - low) / 2
     if row.ci_low is None or row.ci_high is None:
         return 0.0
     return (row.ci_high - row.ci_low) / 2
 
 
-def compare(before: list[MetricRow], after: list[MetricRow], watches: list[Watch]) -> list[MetricChange]:
+def compare(
+    before: list[MetricRow], after: list[MetricRow], watches: list[Watch], confidence: float = 0.95
+) -> list[MetricChange]:
     """Return the change of every watched metric row present, defined, in both audits.
 
     The two audits draw on different rows, so the change's half-width is the root of the sum of
@@ -74,7 +94,7 @@ def compare(before: list[MetricRow], after: list[MetricRow], watches: list[Watch
         if watch is None or old is None or old.value is None or row.value is None:
             continue
         change = row.value - old.value
-        half = math.hypot(_halfwidth(old), _halfwidth(row))
+        half = math.hypot(_halfwidth(old, confidence), _halfwidth(row, confidence))
         low, high = change - half, change + half
         worse_low = low if watch.worse == "up" else -high  # the smallest worsening the interval allows
         changes.append(

@@ -161,7 +161,7 @@ def compare_with_previous(
         previous_audit_id=previous.audit_id,
         reference=reference.name if reference else None,
         reference_status=status,
-        changes=compare(before, after, settings.watches),
+        changes=compare(before, after, settings.watches, m.inputs.policy.parameters.confidence),
         drift=measure_drift(reference, window, features, settings) if reference else [],
         group_shift=group_share_shift(before, after, settings.share_shift),
     )

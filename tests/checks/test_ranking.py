@@ -119,4 +119,3 @@ def test_a_gap_is_ranked_on_the_audits_own_value_and_interval() -> None:
         (row,) = group_metrics(ctx).rows("equalized_odds_difference")
         assert estimate.value == pytest.approx(row.value, abs=1e-12)
         assert (estimate.ci_low, estimate.ci_high) == pytest.approx((row.ci_low, row.ci_high), abs=1e-12)
-
