@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,10 +24,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from loopback import serving
+from prefect.client.orchestration import SyncPrefectClient
 from quick_pack import QUICK_PACK
 
 from assay.data import welfare_review
@@ -40,9 +43,25 @@ FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """Return a free loopback port from below the kernel's ephemeral range.
+
+    The server binds it seconds after this returns. A port from binding port 0 is in the ephemeral
+    range, which the kernel may meanwhile give to any outgoing connection (this process's or, with
+    pytest-xdist, another worker's); below it, only an explicit bind takes a port. Prefect's
+    temporary servers take 8000-8999: start above them.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except OSError:
+        low = 32768  # not Linux: IANA's range starts at 49152
+    for port in random.SystemRandom().sample(range(10_000, low), 100):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in 10000-{low - 1}")
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:
@@ -160,9 +179,11 @@ def _window(folder: Path, name: str, window: int, drift: float) -> Path:
 
 def _trigger_and_wait(api: str, deployment_id: str, timeout: float = 600) -> dict[str, Any]:
     """Create a flow run of the deployment through the REST API and wait for its final state."""
-    run = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", json={}, timeout=30)
-    run.raise_for_status()
-    run_id = run.json()["id"]
+    # Through Prefect's own client, as `prefect deployment run` does: the server answers 503 (retry)
+    # when its SQLite database is locked for a moment by the runner's and its own services' writes,
+    # which a busy machine makes likelier, and the client tries again as the server asks.
+    with SyncPrefectClient(api) as client:
+        run_id = str(client.create_flow_run_from_deployment(UUID(deployment_id)).id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = httpx.get(f"{api}/flow_runs/{run_id}", timeout=30).json()
