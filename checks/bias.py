@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from assay.checks.context import AuditContext, SensitiveAttribute
-from assay.checks.disparity import Compared, Summary, compare_to_reference, summarize
+from assay.checks.disparity import Summary, compare_to_reference, summarize
 from assay.checks.fairness import reference_index
 from assay.checks.intervals import rate_interval
 from assay.checks.phrase import N_, Phrase, joined, phrase
@@ -48,19 +48,6 @@ PROXY_METRICS = ("proxy_nmi", "proxy_auc")
 
 
 # --- shared helpers ------------------------------------------------------------------------------
-
-
-def _row(metric: str, found: Compared, **common: Any) -> MetricRow:
-    """Return the metric row of a comparison between groups."""
-    return MetricRow(
-        metric=metric,
-        value=found.value,
-        ci_low=found.ci_low,
-        ci_high=found.ci_high,
-        n=found.n,
-        basis=found.basis,
-        **common,
-    )
 
 
 def _profile_attribute(ctx: AuditContext, name: str) -> SensitiveAttribute | None:
@@ -273,7 +260,8 @@ def label_bias(ctx: AuditContext) -> CheckResult:
         adjusted = np.full(len(grouping.labels), np.nan)
         adjusted[others] = holm(raw)
         for g, group in enumerate(grouping.labels):
-            common = {"check_id": LABEL_BIAS, "attribute": grouping.name, "group": group}
+            where = {"attribute": grouping.name, "group": group}
+            common = {"check_id": LABEL_BIAS, **where}
             rows.append(
                 MetricRow(
                     metric="base_rate", value=rate[g], ci_low=low[g], ci_high=high[g], n=int(n[g]), **common
@@ -281,9 +269,7 @@ def label_bias(ctx: AuditContext) -> CheckResult:
             )
             if g == ref:
                 continue  # a group compared with itself says nothing
-            rows += [
-                _row(f"base_rate_{kind}", compared[kind][g], **common) for kind in ("difference", "ratio")
-            ]
+            rows += [compared[kind][g].row(LABEL_BIAS, f"base_rate_{kind}", **where) for kind in compared]
             rows.append(
                 MetricRow(metric="base_rate_p_value", value=adjusted[g], n=int(min(n[g], n[ref])), **common)
             )
@@ -302,7 +288,7 @@ def label_bias(ctx: AuditContext) -> CheckResult:
         found = summarize(
             "base_rate_gap", gap, counts, grouping.labels, True, settings.confidence, settings.min_group_size
         )
-        rows.append(_row("base_rate_gap", found, check_id=LABEL_BIAS, attribute=grouping.name))
+        rows.append(found.row(LABEL_BIAS, "base_rate_gap", attribute=grouping.name))
         small += _small(grouping.name, grouping.labels, n, settings.min_group_size)
     messages = list(notes)
     if significant:
@@ -438,9 +424,7 @@ def missing_by_group(ctx: AuditContext) -> CheckResult:
                 settings.confidence,
                 settings.min_group_size,
             )
-            rows.append(
-                _row("missing_share_gap", found, check_id=MISSING, attribute=grouping.name, feature=feature)
-            )
+            rows.append(found.row(MISSING, "missing_share_gap", attribute=grouping.name, feature=feature))
             tests.append(
                 {"feature": feature, "attribute": grouping.name, "p_value": _independence_pvalue(k, n)}
             )

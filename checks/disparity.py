@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from assay.checks.intervals import combine, compare_interval, each_confidence, rated
-from assay.checks.results import Basis, Count, Pair, Span
+from assay.checks.results import Basis, Count, MetricRow, Pair, Span
 from assay.checks.stats import FN, TN, rate_parts, safe_div
 
 Kind = Literal["difference", "ratio"]
@@ -111,13 +111,26 @@ def _quiet() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Compared:
-    """A metric row's numbers before it becomes a row: value, interval, denominator and basis."""
+    """A comparison between groups: value, interval, denominator and basis."""
 
     value: float
     ci_low: float | None
     ci_high: float | None
     n: int
     basis: Basis
+
+    def row(self, check_id: str, metric: str, **where: str | None) -> MetricRow:
+        """Return it as a metric row of `check_id`, about the attribute, group or feature `where` names."""
+        return MetricRow(
+            check_id=check_id,
+            metric=metric,
+            value=self.value,
+            ci_low=self.ci_low,
+            ci_high=self.ci_high,
+            n=self.n,
+            basis=self.basis,
+            **where,
+        )
 
 
 def _count(label: str, k: float, n: float, size: float) -> Count:

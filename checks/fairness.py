@@ -109,21 +109,6 @@ def _grouping_rows(ctx: AuditContext, grouping: Grouping, counts: np.ndarray, re
     labels = grouping.labels
     rows: list[MetricRow] = []
 
-    def add(metric: str, found: Compared, group: str | None = None) -> None:
-        rows.append(
-            MetricRow(
-                check_id=CHECK_ID,
-                metric=metric,
-                attribute=grouping.name,
-                group=group,
-                value=found.value,
-                ci_low=found.ci_low,
-                ci_high=found.ci_high,
-                n=found.n,
-                basis=found.basis,
-            )
-        )
-
     for name in GROUP_RATES:
         k, n = rate_counts(counts, name, favourable)
         low, high = rate_interval(k, n, settings.confidence)
@@ -148,7 +133,7 @@ def _grouping_rows(ctx: AuditContext, grouping: Grouping, counts: np.ndarray, re
                 kind, name, k, n, sizes, labels, ref, settings.confidence, settings.min_group_size
             )
             for g, result in found.items():
-                add(f"{name}_{kind}", result, labels[g])
+                rows.append(result.row(CHECK_ID, f"{name}_{kind}", attribute=grouping.name, group=labels[g]))
     for name in TESTED:
         k, n = rate_counts(counts, name, favourable)
         others = np.arange(len(labels)) != ref
@@ -171,7 +156,7 @@ def _grouping_rows(ctx: AuditContext, grouping: Grouping, counts: np.ndarray, re
             found[summary] = summarize(
                 metric, summary, counts, labels, favourable, settings.confidence, settings.min_group_size
             )
-        add(metric, found[summary])
+        rows.append(found[summary].row(CHECK_ID, metric, attribute=grouping.name))
     return rows
 
 
