@@ -8,8 +8,8 @@ same weights, so a difference between two candidates is judged against the noise
 difference itself. The rows only matter through (group, label, every candidate's decision), so the
 replicates weight those joint cells (Dirichlet, Rubin's Bayesian bootstrap), plus one pseudo-row of
 Gamma(1) weight per group and label whose decisions are fair coin tosses: without it a group
-where a candidate never errs would never err in any replicate, and one candidate would be "better
-with probability 1.00" on no evidence at all.
+where a candidate never errs would never err in any replicate, as if no error among forty people
+were proof that the candidate never errs.
 """
 
 from __future__ import annotations
