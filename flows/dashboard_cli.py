@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -90,6 +91,10 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 8000,
 ) -> None:
     """Serve a built site on 127.0.0.1 until Ctrl-C, for viewing it in a local browser."""
+    # A parent may leave SIGINT ignored or blocked (both are inherited across exec): Ctrl-C must
+    # still stop the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     server = make_server(directory, port)
     url = f"http://{HOST}:{server.server_address[1]}/"
     print(url, flush=True)

@@ -435,12 +435,20 @@ def test_charts_break_lines_at_missing_values_and_centre_a_single_version() -> N
 def test_serve_prints_its_url_serves_the_site_and_stops_on_ctrl_c(tmp_path: Path, files) -> None:
     site = tmp_path / "site"
     site_module.write_tree(site, files)
+
+    def sigint_ignored_and_blocked() -> None:
+        # As a parent may leave it (a test runner's worker did, now and then): the server must
+        # restore Ctrl-C itself.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
     proc = subprocess.Popen(
         [ASSAY, "dashboard", "serve", "--dir", str(site), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ.copy(),
+        preexec_fn=sigint_ignored_and_blocked,
     )
     try:
         assert proc.stdout is not None
