@@ -35,7 +35,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -204,7 +204,6 @@ class Measured:
     rates_covered: np.ndarray | None = None  # (reps, groups) the group rates' intervals hold theirs
     lows: np.ndarray | None = None  # (reps, rows) the rows' intervals, for the cross-check
     highs: np.ndarray | None = None
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def judge(decisive: tuple[np.ndarray, np.ndarray] | None, every: tuple[np.ndarray, np.ndarray], bounds):

@@ -96,20 +96,6 @@ def combine(kind: str, first: Rated, second: Rated) -> Interval:
     return mover_difference(first, second) if kind == "difference" else mover_ratio(first, second)
 
 
-def difference_interval(
-    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
-) -> Interval:
-    """Return the MOVER interval of k1/n1 − k2/n2 (NaN where either denominator is 0)."""
-    return mover_difference(rated(k1, n1, confidence), rated(k2, n2, confidence))
-
-
-def ratio_interval(
-    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
-) -> Interval:
-    """Return the MOVER interval of (k1/n1) / (k2/n2) (NaN where a denominator is 0)."""
-    return mover_ratio(rated(k1, n1, confidence), rated(k2, n2, confidence))
-
-
 def compare_interval(
     kind: str, k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, confidence: float
 ) -> Interval:
