@@ -109,13 +109,6 @@ def spread(values: np.ndarray) -> np.ndarray:
         return np.nanmax(values, axis=-1) - np.nanmin(values, axis=-1)
 
 
-def min_over_max(values: np.ndarray) -> np.ndarray:
-    """Return the smallest value over the largest along the last axis (fairlearn's ratio), ignoring NaN."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return safe_div(np.nanmin(values, axis=-1), np.nanmax(values, axis=-1))
-
-
 @dataclass(frozen=True)
 class Grouping:
     """A partition of the finest cells into the groups of one attribute or intersection."""
