@@ -4,6 +4,7 @@ sensitive inputs and their proxies, fidelity and stability, on a stratified samp
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +12,15 @@ import numpy as np
 
 from assay.checks import attribution as at
 from assay.checks.context import AuditContext, ModelAccess
-from assay.checks.explainers import Attribution, Explainer, attribute_rows, choose_explainer, concat
-from assay.checks.phrase import N_, Phrase, phrase
+from assay.checks.explainers import (
+    Attribution,
+    Explainer,
+    additivity_tolerance,
+    attribute_rows,
+    choose_explainer,
+    concat,
+)
+from assay.checks.phrase import N_, Phrase, fields, phrase
 from assay.checks.registry import register
 from assay.checks.results import CheckResult, MetricRow, Need, Status
 from assay.checks.stats import percentile_ci
@@ -31,6 +39,7 @@ METRICS = (
 )
 TOP = 10  # the tolerance applies to the top features' importance
 QUICK_BOOT = 200  # replicates while the sample grows; the final intervals use the policy's n_boot
+PERMUTATION_FIRST_ROWS = 500
 DEPENDENCE_FEATURES = 5
 DEPENDENCE_BINS = 10
 
@@ -43,6 +52,8 @@ class Explained:
     att: Attribution
     rounds: list[dict[str, float]]
     tolerance_met: bool
+    stopped_by: str  # tolerance | census | rows | time
+    row_budget: int
 
 
 def strata_of(ctx: AuditContext) -> np.ndarray:
@@ -55,13 +66,22 @@ def strata_of(ctx: AuditContext) -> np.ndarray:
 
 
 def explain_sample(ctx: AuditContext, explainer: Explainer, strata: np.ndarray) -> Explained:
-    """Explain a stratified draw that doubles until the top importances meet the tolerance or budget."""
+    """Explain a stratified draw that doubles until the top importances meet the tolerance or a budget.
+
+    The time budget is checked before each doubling, from the rows per second seen so far, so a
+    slow model stops early with the precision it reached rather than running for hours.
+    """
     s = ctx.settings
+    started = time.perf_counter()
     budget = s.explain_permutation_rows if explainer.kind == "permutation" else s.explain_row_budget
     n_strata = int(strata.max()) + 1 if len(strata) else 1
     floor = max(1, min(s.explain_rows_per_cell, budget // n_strata))
     sampler = at.StratifiedSampler(strata, ctx.seed)
     total = min(s.explain_rows, budget)
+    if explainer.kind == "permutation":
+        # A slow model's first round alone could overrun the time budget, which is checked
+        # between rounds: the permutation explainer starts smaller and doubles sooner.
+        total = min(total, PERMUTATION_FIRST_ROWS)
     done = np.empty(0, dtype=np.int64)
     parts: list[Attribution] = []
     rounds: list[dict[str, float]] = []
@@ -77,9 +97,23 @@ def explain_sample(ctx: AuditContext, explainer: Explainer, strata: np.ndarray) 
         halfwidth = at.top_halfwidth(np.abs(att.values), draw, QUICK_BOOT, s.confidence, TOP, ctx.seed)
         rounds.append({"rows": len(draw), "halfwidth": round(halfwidth, 6)})
         met = halfwidth <= s.explain_tolerance
-        if met or len(draw) >= budget or bool(draw.census.all()):
-            return Explained(draw, att, rounds, met)
-        total = min(total * 2, budget)
+        grown = min(total * 2, budget)
+        elapsed = time.perf_counter() - started
+        stop = _stop_reason(met, bool(draw.census.all()), len(draw), budget)
+        if stop is None and elapsed * grown / len(draw) > s.explain_seconds:
+            stop = "time"  # the next round, at the rows per second seen so far, would overrun
+        if stop is not None:
+            return Explained(draw, att, rounds, met, stop, budget)
+        total = grown
+
+
+def _stop_reason(met: bool, census: bool, rows: int, budget: int) -> str | None:
+    """Return why the draw stops growing (tolerance, census, rows), or None to grow it."""
+    if met:
+        return "tolerance"
+    if census:
+        return "census"
+    return "rows" if rows >= budget else None
 
 
 def flagged_proxies(ctx: AuditContext) -> dict[str, list[dict[str, Any]]]:
@@ -227,6 +261,9 @@ def attribution_evidence(
             "rounds": explained.rounds,
             "tolerance": s.explain_tolerance,
             "tolerance_met": explained.tolerance_met,
+            "stopped_by": explained.stopped_by,
+            "row_budget": explained.row_budget,
+            "time_budget_seconds": s.explain_seconds,
             "seed": ctx.seed,
             "weights": "stratum size / rows drawn from it, so weighted means estimate the population's",
         },
@@ -263,17 +300,23 @@ def attribution_evidence(
             )
         )
     if not explained.tolerance_met:
-        messages.append(
-            phrase(
-                N_(
-                    "the row budget ran out before every top-{top} share was known to ± {tolerance} "
-                    "(largest half-width {halfwidth})"
-                ),
-                top=str(TOP),
-                tolerance=f"{s.explain_tolerance}",
-                halfwidth=f"{halfwidth:.3f}",
-            )
-        )
+        shortfall = {
+            "rows": N_(
+                "the row budget ran out before every top-{top} share was known to ± {tolerance} "
+                "(largest half-width {halfwidth})"
+            ),
+            "time": N_(
+                "the time budget of {seconds} s ran out before every top-{top} share was known to "
+                "± {tolerance} (largest half-width {halfwidth})"
+            ),
+            "census": N_(
+                "every row is explained, and the top-{top} shares are known to ± {halfwidth}, not "
+                "± {tolerance}"
+            ),
+        }[explained.stopped_by]
+        said = {"top": str(TOP), "tolerance": f"{s.explain_tolerance}", "halfwidth": f"{halfwidth:.3f}"}
+        said["seconds"] = f"{s.explain_seconds:g}"
+        messages.append(phrase(shortfall, **{k: v for k, v in said.items() if k in fields(shortfall)}))
     return rows, details, messages
 
 
@@ -284,7 +327,14 @@ def explain_model(ctx: AuditContext, model: ModelAccess, check_id: str, title: s
     explained = explain_sample(ctx, chosen, strata_of(ctx))
     rows, details, messages = attribution_evidence(ctx, check_id, list(model.features), explained)
     details = {
-        "explainer": {"name": chosen.name, "kind": chosen.kind, "note": chosen.note},
+        "explainer": {
+            "name": chosen.name,
+            "kind": chosen.kind,
+            "note": chosen.note,
+            "fallback": chosen.fallback,
+            # how far the values may miss the model's output (1e-6; XGBoost's float32 rounding)
+            "additivity_tolerance": additivity_tolerance(chosen, explained.att),
+        },
         "output_scale": chosen.scale,
         "base_value": explained.att.base,
         **details,
@@ -295,6 +345,9 @@ def explain_model(ctx: AuditContext, model: ModelAccess, check_id: str, title: s
         rows=str(len(explained.draw)),
         seed=str(ctx.seed),
     )
+    if chosen.fallback:
+        why = phrase(N_("no exact explainer for this model: {reason}"), reason=chosen.fallback)
+        messages = [why, *messages]
     return CheckResult.of(
         check_id=check_id,
         title=title,

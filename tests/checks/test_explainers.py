@@ -249,10 +249,15 @@ def test_mlp_without_trees_or_coefficients_gets_the_permutation_explainer(frame)
     explainer = _choose(access, data, seed=5, background_rows=20, max_evals=4)
     assert (explainer.kind, explainer.name, explainer.scale) == (
         "permutation",
-        "shap.PermutationExplainer",
+        "permutation SHAP",
         "log-odds",
     )
-    assert explainer.max_evals == 2 * len(NUMBERS) + 1  # raised to the least a permutation needs
+    # Raised to the least one antithetic pair of orders needs: both ends and 2 × (3 − 1) steps.
+    assert explainer.max_evals == 2 + 2 * (len(NUMBERS) - 1)
+    assert (
+        "1 antithetic pairs" in explainer.note
+        and "no exact explainer reads MLPClassifier" in explainer.fallback
+    )
     assert "background of 20 rows" in explainer.note
     assert "(seed 5)" in explainer.note
     assert f"{explainer.max_evals} evaluations per row" in explainer.note
