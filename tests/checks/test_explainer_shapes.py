@@ -246,7 +246,13 @@ def test_catboost_with_its_own_categorical_features_uses_its_own_tree_shap(frame
     catboost = pytest.importorskip("catboost")
     x = frame.fillna({"income": frame["income"].median()})
     model = catboost.CatBoostClassifier(
-        iterations=40, depth=4, verbose=0, random_seed=0, thread_count=1, cat_features=CATEGORICAL
+        iterations=40,
+        depth=4,
+        verbose=0,
+        random_seed=0,
+        thread_count=1,
+        cat_features=CATEGORICAL,
+        allow_writing_files=False,
     )
     access = _audited(model, x.iloc[:1000])
     explainer = choose_explainer(access, x.iloc[:1000], seed=1, background_rows=20, max_evals=50)
