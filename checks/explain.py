@@ -299,24 +299,25 @@ def attribution_evidence(
                 pairs="; ".join(f"{a} / {b}" for a, b in unresolved),
             )
         )
-    if not explained.tolerance_met:
-        shortfall = {
-            "rows": N_(
-                "the row budget ran out before every top-{top} share was known to ± {tolerance} "
-                "(largest half-width {halfwidth})"
-            ),
-            "time": N_(
-                "the time budget of {seconds} s ran out before every top-{top} share was known to "
-                "± {tolerance} (largest half-width {halfwidth})"
-            ),
-            "census": N_(
-                "every row is explained, and the top-{top} shares are known to ± {halfwidth}, not "
-                "± {tolerance}"
-            ),
-        }[explained.stopped_by]
-        said = {"top": str(TOP), "tolerance": f"{s.explain_tolerance}", "halfwidth": f"{halfwidth:.3f}"}
-        said["seconds"] = f"{s.explain_seconds:g}"
-        messages.append(phrase(shortfall, **{k: v for k, v in said.items() if k in fields(shortfall)}))
+    # The precision reached is always said, and why the sample stopped growing when it missed.
+    stop = "met" if explained.tolerance_met else explained.stopped_by
+    precision = {
+        "met": N_("every top-{top} share is known to ± {halfwidth} (tolerance ± {tolerance})"),
+        "rows": N_(
+            "the row budget ran out before every top-{top} share was known to ± {tolerance} "
+            "(largest half-width {halfwidth})"
+        ),
+        "time": N_(
+            "the time budget of {seconds} s ran out before every top-{top} share was known to "
+            "± {tolerance} (largest half-width {halfwidth})"
+        ),
+        "census": N_(
+            "every row is explained, and the top-{top} shares are known to ± {halfwidth}, not ± {tolerance}"
+        ),
+    }[stop]
+    said = {"top": str(TOP), "tolerance": f"{s.explain_tolerance}", "halfwidth": f"{halfwidth:.3f}"}
+    said["seconds"] = f"{s.explain_seconds:g}"
+    messages.append(phrase(precision, **{k: v for k, v in said.items() if k in fields(precision)}))
     return rows, details, messages
 
 
