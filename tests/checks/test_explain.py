@@ -125,15 +125,25 @@ def test_sample_grows_until_the_tolerance_or_the_budget(contexts) -> None:
     tight = global_importance(
         dataclasses.replace(
             ctx,
-            settings=CheckSettings(explain_tolerance=0.0005, explain_row_budget=9000, n_boot=200),
+            # no time budget to speak of: the row budget must be what stops it, however loaded the machine
+            settings=CheckSettings(
+                explain_tolerance=0.0005, explain_row_budget=9000, n_boot=200, explain_seconds=1e9
+            ),
         )
     )
     rounds = [r["rows"] for r in tight.details["sample"]["rounds"]]
     assert len(rounds) >= 2 and rounds == sorted(rounds) and rounds[-1] >= 9000
     halfwidths = [r["halfwidth"] for r in tight.details["sample"]["rounds"]]
     assert halfwidths[-1] < halfwidths[0]
-    assert not tight.details["sample"]["tolerance_met"]
+    assert not tight.details["sample"]["tolerance_met"] and tight.details["sample"]["stopped_by"] == "rows"
     assert any("row budget ran out" in m for m in tight.messages)
+    # A time budget no round can meet stops the draw after its first round, and the record says so.
+    hurried = global_importance(
+        dataclasses.replace(ctx, settings=CheckSettings(explain_tolerance=0.0005, explain_seconds=1e-9))
+    )
+    sample = hurried.details["sample"]
+    assert (len(sample["rounds"]), sample["stopped_by"], sample["time_budget_seconds"]) == (1, "time", 1e-9)
+    assert any("the time budget of 1e-09 s ran out" in m for m in hurried.messages)
 
 
 def test_individual_reasons_add_up_and_read_as_sentences(contexts, holdout) -> None:

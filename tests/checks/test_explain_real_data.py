@@ -93,7 +93,7 @@ def test_the_check_on_a_real_holdout_records_explainer_precision_and_stop(adult)
     ctx = AuditContext(
         profile=make_profile("race", "sex", favourable=True, reference={"race": "White"}),
         data=test,
-        settings=CheckSettings(n_boot=200),
+        settings=CheckSettings(n_boot=200, explain_seconds=1e9),  # not stopped by a loaded machine
         seed=5,
         scores=scores,
         decisions=(scores >= 0.5).astype(int),
@@ -104,7 +104,7 @@ def test_the_check_on_a_real_holdout_records_explainer_precision_and_stop(adult)
     explainer, sample = result.details["explainer"], result.details["sample"]
     assert explainer["name"] == "shap.LinearExplainer" and explainer["fallback"] == ""
     assert explainer["additivity_tolerance"] == 1e-6
-    assert sample["stopped_by"] in ("tolerance", "census") and sample["time_budget_seconds"] == 60.0
+    assert sample["stopped_by"] in ("tolerance", "census") and sample["time_budget_seconds"] == 1e9
     halfwidth = next(m.value for m in result.metrics if m.metric == "importance_halfwidth")
     # 0 when every row was explained: a census has no sampling error left.
     assert 0 <= halfwidth < 0.05 and f"± {halfwidth:.3f}" in " ".join(result.messages)
