@@ -55,11 +55,15 @@ def _blocks(counts: Sequence[int]) -> Sources:
 def _resolve(columns: Any, names_in: Sequence[str] | None, n_in: int) -> list[int]:
     """Return the input indices a ColumnTransformer entry selects (names, ints, a slice or a mask)."""
     if isinstance(columns, slice):
-        if names_in is not None and isinstance(columns.start or columns.stop, str):
-            lookup = {c: i for i, c in enumerate(names_in)}
-            stop = lookup[columns.stop] + 1 if columns.stop is not None else n_in
-            return list(range(lookup.get(columns.start, 0), stop))
-        return list(range(n_in))[columns]
+        if not (isinstance(columns.start, str) or isinstance(columns.stop, str)):
+            return list(range(n_in))[columns]
+        if names_in is None:
+            raise Unmappable("a ColumnTransformer selects columns by name but recorded no input names")
+        lookup = {c: i for i, c in enumerate(names_in)}
+        # A slice of labels includes its stop, as in pandas.
+        start = lookup[columns.start] if columns.start is not None else 0
+        stop = lookup[columns.stop] + 1 if columns.stop is not None else n_in
+        return list(range(start, stop))
     picked = [columns] if np.isscalar(columns) else list(columns)
     if picked and all(isinstance(c, bool | np.bool_) for c in picked):
         return [i for i, keep in enumerate(picked) if keep]

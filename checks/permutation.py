@@ -82,8 +82,9 @@ def permutation_values(
     base = float(np.mean(f(background))) if b else 0.0
     if n == 0 or m == 0:
         return np.zeros((n, m)), base
-    per_row = evaluations(pairs, m) if m > 1 else 2
-    batch = max(1, min(BATCH_ROWS, BATCH_CELLS // max(width, 1)) // (per_row * b))
+    if b == 0:
+        raise ValueError("permutation SHAP needs at least one background row")
+    batch = max(1, min(BATCH_ROWS, BATCH_CELLS // max(width, 1)) // (evaluations(pairs, m) * b))
     out = np.empty((n, m))
     for start in range(0, n, batch):
         picked = range(start, min(start + batch, n))

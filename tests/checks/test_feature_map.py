@@ -190,3 +190,12 @@ def test_a_step_that_mixes_inputs_is_refused_with_the_reason(frame, step, reason
     pre.fit(frame[features], _target(frame))
     with pytest.raises(Unmappable, match=re.escape(reason)):
         column_inputs(pre, features, frame.iloc[:256])
+
+
+def test_columns_picked_by_label_slice_position_slice_and_mask(frame) -> None:
+    features = ["age", "income", "job"]
+    by_label = ColumnTransformer([("sc", StandardScaler(), slice("age", "income"))], remainder="drop")
+    assert _mapped(by_label, frame, features) == ["age", "income"]  # a label slice includes its stop
+    keep_job = ("keep", "passthrough", [False, False, True])
+    by_position = ColumnTransformer([("sc", StandardScaler(), slice(0, 1)), keep_job])
+    assert _mapped(by_position, frame, features) == ["age", "job"]
