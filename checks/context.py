@@ -160,7 +160,7 @@ class CheckSettings(BaseModel):
     explain_seconds: float = Field(60.0, gt=0.0)
     # The permutation explainer costs many model calls per row: its own, smaller budget.
     # One explained row costs about explain_max_evals × explain_background_rows model rows
-    # (3,100 by default; a 16,281-row Adult audit of an MLP explains 4,000 rows in ~16 s).
+    # (3,100 by default; bench/model_zoo.py: 8,055 rows of an MLP on Adult in 12 s).
     explain_permutation_rows: int = Field(8_000, ge=10)
     explain_background_rows: int = Field(50, ge=10)
     explain_max_evals: int = Field(64, ge=10)
