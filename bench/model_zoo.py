@@ -389,31 +389,15 @@ def metric(result: dict, name: str) -> float | None:
     return None
 
 
-def fallback_reason(explainer: dict) -> str:
-    """Return why the record says an exact explainer was not used, if it says so."""
-    for key, value in explainer.items():
-        if key not in ("name", "kind", "note") and ("reason" in key or "fallback" in key) and value:
-            return value if isinstance(value, str) else json.dumps(value)
-    return ""
-
-
 def stop_reason(result: dict) -> str:
-    """Return why the explained sample stopped growing, as the record says: tolerance, census, rows or time.
-
-    A budget is named with its size, e.g. "rows (40,000)" or "time (30 s)". Records sealed before
-    `sample.stopped_by` existed only say when the row budget ran out before the tolerance was met.
-    """
+    """Return why the explained sample stopped growing, as the record says, with a budget's size."""
     sample = result.get("details", {}).get("sample", {})
-    by = sample.get("stopped_by")
-    if by == "rows" and sample.get("row_budget") is not None:
+    by = sample.get("stopped_by", "")
+    if by == "rows":
         return f"rows ({sample['row_budget']:,})"
-    if by == "time" and sample.get("time_budget_seconds") is not None:
+    if by == "time":
         return f"time ({sample['time_budget_seconds']:g} s)"
-    if by:
-        return str(by)
-    if sample.get("tolerance_met") is False and any("row budget" in m for m in result.get("messages", [])):
-        return "rows"
-    return "tolerance" if sample.get("tolerance_met") else ""
+    return by
 
 
 def budget_stopped(row: Audited) -> bool:
@@ -434,7 +418,7 @@ def read_explanation(row: Audited, result: dict | None) -> None:
         return
     explainer = details.get("explainer", {})
     row.explainer, row.kind = explainer.get("name", "—"), explainer.get("kind", "—")
-    row.reason = fallback_reason(explainer)
+    row.reason = explainer.get("fallback", "")
     row.additivity = metric(result, "additivity_error")
     row.tolerance = float(explainer.get("additivity_tolerance", ADDITIVITY_MAX))
     sample = details.get("sample", {})

@@ -315,8 +315,12 @@ def attribution_evidence(
             "every row is explained, and the top-{top} shares are known to ± {halfwidth}, not ± {tolerance}"
         ),
     }[stop]
-    said = {"top": str(TOP), "tolerance": f"{s.explain_tolerance}", "halfwidth": f"{halfwidth:.3f}"}
-    said["seconds"] = f"{s.explain_seconds:g}"
+    said = {
+        "top": str(TOP),
+        "tolerance": f"{s.explain_tolerance}",
+        "halfwidth": f"{halfwidth:.3f}",
+        "seconds": f"{s.explain_seconds:g}",
+    }
     messages.append(phrase(precision, **{k: v for k, v in said.items() if k in fields(precision)}))
     return rows, details, messages
 

@@ -131,19 +131,7 @@ def dense(xt: Any) -> np.ndarray:
     """Return transformed rows as a float matrix (sparse densified, pandas categories as codes)."""
     xt = xt.toarray() if hasattr(xt, "toarray") else xt
     if isinstance(xt, pd.DataFrame):
-        columns = [xt.iloc[:, j] for j in range(xt.shape[1])]
-        return (
-            np.column_stack(
-                [
-                    c.cat.codes.to_numpy(dtype=float)
-                    if isinstance(c.dtype, pd.CategoricalDtype)
-                    else c.to_numpy(dtype=float)
-                    for c in columns
-                ]
-            )
-            if columns
-            else np.empty((len(xt), 0))
-        )
+        xt = xt.apply(lambda c: c.cat.codes if isinstance(c.dtype, pd.CategoricalDtype) else c)
     return np.asarray(xt, dtype=float)
 
 
@@ -265,14 +253,16 @@ class Explainer:
         return Attribution(values, base, f(rows))
 
     def _final_logit(self, xt: np.ndarray) -> np.ndarray:
-        scores = np.asarray(self.model.predict_proba(xt), dtype=float)[:, self.class_column]
-        scores = np.clip(scores, 1e-12, 1 - 1e-12)
-        return np.log(scores) - np.log1p(-scores)
+        return _logit(np.asarray(self.model.predict_proba(xt), dtype=float)[:, self.class_column])
 
     def _logit(self, codes: np.ndarray) -> np.ndarray:
-        scores = np.asarray(self.model.predict_scores(self.background.decode(codes)), dtype=float)
-        scores = np.clip(scores, 1e-12, 1 - 1e-12)
-        return np.log(scores) - np.log1p(-scores)
+        return _logit(np.asarray(self.model.predict_scores(self.background.decode(codes)), dtype=float))
+
+
+def _logit(scores: np.ndarray) -> np.ndarray:
+    """Return the log-odds of probabilities, kept finite at 0 and 1."""
+    scores = np.clip(scores, 1e-12, 1 - 1e-12)
+    return np.log(scores) - np.log1p(-scores)
 
 
 def _catboost_pool(model: Any, xt: Any) -> Any:
@@ -353,14 +343,13 @@ def _positive_column(model: ModelAccess, final: Any) -> int:
     return len(getattr(final, "classes_", [0, 1])) - 1
 
 
-def _orient(explainer: Explainer, model: ModelAccess, probe: pd.DataFrame) -> str | None:
-    """Set the explainer's sign so its output reproduces the audited scores; say why if it cannot."""
+def _orient(explainer: Explainer, probe: pd.DataFrame, scores: np.ndarray) -> str | None:
+    """Set the explainer's sign so its output reproduces the probe's audited scores; say why if not."""
     from threadpoolctl import threadpool_limits
 
     # A few hundred rows: OpenMP threads only contend for busy cores (60x slower under load).
     with threadpool_limits(1):
         att = explainer.attribute(probe)
-        scores = np.asarray(model.predict_scores(probe), dtype=float)
     if att.additivity_error() > additivity_tolerance(explainer, att):
         # The contributions must add up to the model's own output, or they explain another model
         # (shap reading categorical splits as numeric thresholds, for one).
@@ -389,14 +378,14 @@ def additivity_tolerance(explainer: Explainer, att: Attribution) -> float:
     return max(OUTPUT_TOLERANCE, FLOAT32_ROUNDINGS * float(np.finfo(np.float32).eps) * magnitude)
 
 
-def _exact_fails(explainer: Explainer, model: ModelAccess, probe: pd.DataFrame) -> str | None:
+def _exact_fails(explainer: Explainer, probe: pd.DataFrame, scores: np.ndarray) -> str | None:
     """Say why an exact explainer cannot stand for this model; None if it adds up and matches the scores.
 
     shap refuses some estimators it cannot read (e.g. AdaBoost, stacking, pandas categories);
     those fall back to the permutation explainer instead of losing the explanation.
     """
     try:
-        return _orient(explainer, model, probe)
+        return _orient(explainer, probe, scores)
     except Exception as exc:
         return f"{explainer.name} cannot read {type(explainer.model).__name__} ({type(exc).__name__}: {exc})"
 
@@ -426,6 +415,7 @@ def _exact_candidate(
     model: ModelAccess,
     data: pd.DataFrame,
     probe: pd.DataFrame,
+    scores: np.ndarray,
     split: tuple[Any, Any, list[str]],
     seed: int,
     background_rows: int,
@@ -447,7 +437,7 @@ def _exact_candidate(
         )
         why, checked = _native_fails(chosen, probe)
         chosen.note += f"; {checked}" if checked else ""
-        why = why or _exact_fails(chosen, model, probe)
+        why = why or _exact_fails(chosen, probe, scores)
         if why is None:
             return chosen
         refused.append(why)
@@ -463,22 +453,19 @@ def _exact_candidate(
     elif family == "linear":
         rng = np.random.default_rng(seed)
         take = rng.choice(len(data), size=min(background_rows * 10, len(data)), replace=False)
+        rows = data.iloc[np.sort(take)][features]
         chosen = Explainer(
             kind="linear",
             name="shap.LinearExplainer",
             scale=LOG_ODDS,
             note=f"exact for a model linear in the log-odds; feature means from {len(take)} seeded rows",
-            background=dense(
-                pre.transform(data.iloc[np.sort(take)][features])
-                if pre is not None
-                else data.iloc[np.sort(take)][features]
-            ),
+            background=dense(pre.transform(rows) if pre is not None else rows),
             linear=linear_parts(final),
             **common,
         )
     else:
         return "; ".join([*refused, f"no exact explainer reads {type(final).__name__}"])
-    why = _exact_fails(chosen, model, probe)
+    why = _exact_fails(chosen, probe, scores)
     return chosen if why is None else "; ".join([*refused, why])
 
 
@@ -490,13 +477,19 @@ def choose_explainer(
     An exact explainer is kept only if it adds up and reproduces the audited scores on a seeded
     probe; the permutation explainer records why none was.
     """
+    from threadpoolctl import threadpool_limits
+
     features = list(model.features)
     rng = np.random.default_rng(seed)
     probe = data.iloc[np.sort(rng.choice(len(data), size=min(PROBE_ROWS, len(data)), replace=False))]
     native = model.native()
     split = _split_pipeline(native, features, probe) if native is not None else None
+    scores = np.empty(0)
     if isinstance(split, tuple):
-        exact = _exact_candidate(model, data, probe, split, seed, background_rows)
+        # A few hundred rows: OpenMP threads only contend for busy cores (60x slower under load).
+        with threadpool_limits(1):
+            scores = np.asarray(model.predict_scores(probe), dtype=float)
+        exact = _exact_candidate(model, data, probe, scores, split, seed, background_rows)
         if isinstance(exact, Explainer):
             return exact
     else:
@@ -521,44 +514,45 @@ def choose_explainer(
         fallback=exact,
     )
     if isinstance(split, tuple) and split[0] is not None:
-        return _on_transformed_columns(chosen, split, probe, model) or chosen
+        return (
+            _on_transformed_columns(chosen, split, probe, scores, _positive_column(model, split[1])) or chosen
+        )
     # Its output is the logit of the audited scores by construction: nothing to orient.
     return chosen
 
 
 def _on_transformed_columns(
-    chosen: Explainer, split: tuple[Any, Any, list[str]], probe: pd.DataFrame, model: ModelAccess
+    chosen: Explainer,
+    split: tuple[Any, Any, list[str]],
+    probe: pd.DataFrame,
+    scores: np.ndarray,
+    class_column: int,
 ) -> Explainer | None:
     """Return the permutation explainer run on the preprocessed columns, or None if it cannot be.
 
     The preprocessor was traced column by column, so masking an input's transformed columns equals
     transforming the masked row: each masked row then costs only the final estimator, not the
     vendor's whole preprocessing (10-100x cheaper for a one-hot pipeline). It is kept only if the
-    final estimator's probabilities reproduce the audited scores.
+    final estimator's probabilities reproduce the audited `scores` of the probe rows.
     """
     pre, final, col_feature = split
     if not hasattr(final, "predict_proba"):
         return None
-    moved = Explainer(
-        **{**chosen.__dict__, "pre": pre, "col_feature": col_feature, "_cache": None},
-    )
-    moved.model, moved.class_column = final, _positive_column(model, final)
-    moved.background = TransformedBackground(
+    background = TransformedBackground(
         codes=dense(pre.transform(chosen.background.decode(chosen.background.codes))),
         inputs=np.array([chosen.features.index(f) for f in col_feature], dtype=np.int64),
     )
-    try:
-        explained = 1.0 / (1.0 + np.exp(-moved._final_logit(dense(pre.transform(probe[chosen.features])))))
-        scores = np.asarray(model.predict_scores(probe), dtype=float)
-    except Exception:
-        return None
-    if not np.allclose(explained, scores, atol=OUTPUT_TOLERANCE, rtol=0):
-        return None
-    moved.note = chosen.note.replace(
+    note = chosen.note.replace(
         "through the candidate's scores",
         f"through the final {type(final).__name__} on the preprocessed columns",
     )
-    return moved
+    changed = {"model": final, "pre": pre, "col_feature": col_feature, "class_column": class_column}
+    moved = Explainer(**{**chosen.__dict__, **changed, "background": background, "note": note})
+    try:
+        logit = moved._final_logit(dense(pre.transform(probe[chosen.features])))
+    except Exception:
+        return None
+    return moved if np.allclose(1.0 / (1.0 + np.exp(-logit)), scores, atol=OUTPUT_TOLERANCE, rtol=0) else None
 
 
 def _picklable(explainer: Explainer) -> bool:

@@ -79,11 +79,11 @@ def permutation_values(
     m = width if n_inputs is None else n_inputs
     columns = np.arange(width) if inputs is None else np.asarray(inputs)
     b = len(background)
-    base = float(np.mean(f(background))) if b else 0.0
-    if n == 0 or m == 0:
-        return np.zeros((n, m)), base
     if b == 0:
         raise ValueError("permutation SHAP needs at least one background row")
+    base = float(np.mean(f(background)))
+    if n == 0 or m == 0:
+        return np.zeros((n, m)), base
     batch = max(1, min(BATCH_ROWS, BATCH_CELLS // max(width, 1)) // (evaluations(pairs, m) * b))
     out = np.empty((n, m))
     for start in range(0, n, batch):
