@@ -13,8 +13,8 @@ keys_app = typer.Typer(
     no_args_is_help=True,
     # Markdown joins a docstring's wrapped lines into one paragraph in --help.
     rich_markup_mode="markdown",
-    help="Ed25519 key pairs: sign sealed entries with `--sign-key NAME.key`, check them with "
-    "`assay verify --public-key NAME.pub`.",
+    help="Ed25519 key pairs: sign sealed entries (and HEAD, the ledger's checkpoint) and trust "
+    "labels with `--sign-key NAME.key`, check them with `--public-key NAME.pub`.",
 )
 err = Console(stderr=True)
 

@@ -77,12 +77,21 @@ class IssuedLabel:
 def issue_label(ledger: Path, audit_id: str, key: Ed25519PrivateKey, out: Path, day: date) -> IssuedLabel:
     """Write the signed label and badge of an eligible audit of `ledger` into `out`.
 
-    Raises AssayInputError for a missing ledger or audit, LabelRefused for an audit that is not
-    eligible, and LedgerIntegrityError when the ledger fails verification.
+    Raises AssayInputError for a missing ledger or audit or a key that is not the signed ledger's,
+    LabelRefused for an audit that is not eligible or that a later audit revoked, and
+    LedgerIntegrityError when the ledger fails verification (with the key, when it is signed).
     """
     from assay.dashboards.badge import render_badge
-    from assay.ledger.label import build_label, short_fingerprint, sign_label
+    from assay.ledger.label import (
+        LabelRefused,
+        build_label,
+        ledger_key_problem,
+        revoked_by,
+        short_fingerprint,
+        sign_label,
+    )
     from assay.ledger.record import AuditRecord
+    from assay.ledger.signing import fingerprint
     from assay.ledger.store import Ledger, LedgerIntegrityError
 
     if not ledger.is_dir():
@@ -93,10 +102,19 @@ def issue_label(ledger: Path, audit_id: str, key: Ed25519PrivateKey, out: Path, 
         raise AssayInputError(f"{ledger}: no audit {audit_id!r} (see `assay history`)")
     if "record.json" not in entry.manifest["files"]:
         raise AssayInputError(f"{audit_id}: a round's comparison; labels are issued for single audits")
-    problems = store.verify()
+    wrong_key = ledger_key_problem(store, fingerprint(key))
+    if wrong_key:
+        raise AssayInputError(f"{ledger}: the label would be {wrong_key}")
+    problems = store.verify(key.public_key() if store.signed_by() else None)
     if problems:
         raise LedgerIntegrityError(problems)
     label = build_label(entry, AuditRecord.model_validate_json(entry.read("record.json")), day)
+    revoking = revoked_by(store, label)
+    if revoking is not None:
+        raise LabelRefused(
+            f"{audit_id}: revoked by a later audit of the same model ({revoking['audit_id']}, "
+            f"{str(revoking['created_at'])[:10]}, {revoking['recommendation']}); no label issued"
+        )
     short = short_fingerprint(label)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -120,8 +138,10 @@ def issue(
     """Write OUT/AUDIT_ID.label.json (the signed label) and OUT/AUDIT_ID.label.svg (its badge).
 
     Only an audit whose recommendation is eligible or eligible_with_conditions (its conditions
-    listed) gets a label; any other ends with exit code 1 and writes nothing. The label expires
-    when the policy's next audit is due. The ledger must pass verification (exit code 3).
+    listed) gets a label; any other, or one a later not-eligible audit of the same model has
+    revoked, ends with exit code 1 and writes nothing. The label expires when the policy's next
+    audit is due. The ledger must pass verification (exit code 3); a signed ledger is verified
+    with --sign-key's public half, and a key that is not the ledger's is refused (exit code 2).
     """
     from assay.ledger.label import LabelRefused
     from assay.ledger.signing import fingerprint, load_private_key
@@ -155,17 +175,36 @@ def verify(
     public_key: Annotated[Path, typer.Option("--public-key", help="The agency's public key (NAME.pub).")],
     ledger: Annotated[
         Path | None,
-        typer.Option("--ledger", help="Also check the audit's entry in this ledger, and revocations."),
+        typer.Option(
+            "--ledger",
+            help="Also check the label against this ledger: the whole ledger verifies (with the "
+            "public key when it is signed), the label says what the sealed record says, and no "
+            "later audit revoked it.",
+        ),
+    ] = None,
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            metavar="CHECKPOINT",
+            help="With --ledger: a checkpoint saved earlier (`assay verify --output`); the ledger "
+            "must still hold every entry it covers, so a revoking audit it covers cannot be cut off.",
+        ),
     ] = None,
     on: Annotated[
         str | None, typer.Option("--on", help="Check validity on this date, YYYY-MM-DD (default: today).")
     ] = None,
 ) -> None:
     """Check a label: its signature with the public key, its dates, and with --ledger the audit entry
-    it names (present, intact, the same manifest) and whether a later audit revoked it.
+    it names (present, the same manifest), the whole ledger, every field of the label against the
+    sealed record, and whether a later audit revoked it.
 
-    Exit code 0 when valid, 3 with one line saying why when not.
+    When the ledger is signed, the label must be signed with the ledger's key and the ledger is
+    verified with it, signed HEAD included. An unsigned ledger can be cut back (a revoking audit
+    removed) by anyone who can write to it; --since CHECKPOINT detects that for what the
+    checkpoint covers. Exit code 0 when valid, 3 with one line saying why when not, 2 for bad input.
     """
+    from assay.ledger import checkpoint
     from assay.ledger.label import check_label
     from assay.ledger.signing import load_public_key
     from assay.ledger.store import Ledger
@@ -176,11 +215,19 @@ def verify(
         raise AssayInputError(f"{label_file}: no such label file")
     if ledger is not None and not ledger.is_dir():
         raise AssayInputError(f"{ledger}: no such ledger folder")
-    label, problem = check_label(label_file.read_bytes(), key, day, Ledger(ledger) if ledger else None)
+    if since is not None and ledger is None:
+        raise AssayInputError("--since: needs --ledger (a checkpoint is checked against a ledger)")
+    seen = checkpoint.load(since) if since is not None else None
+    store = Ledger(ledger) if ledger else None
+    label, problem = check_label(label_file.read_bytes(), key, day, store, seen)
     if problem is not None or label is None:
         _say(f"error: {label_file}: {problem}")
         raise typer.Exit(EXIT_INTEGRITY)
-    where = " and its audit entry is intact" if ledger else ""
+    where = ""
+    if store is not None:
+        where = " and its audit entry is intact, every field as sealed"
+        where += " (ledger signed by this key" if store.signed_by() else " (ledger unsigned"
+        where += f"; it holds checkpoint {since})" if since else ")"
     _say(
         f"{label_file}: valid on {day.isoformat()}: {label['audit_id']} {label['recommendation']}, "
         f"expires {label['expires']}{where}"

@@ -8,7 +8,9 @@ expiry dates) and a detached ed25519 `signature` of the label's canonical JSON. 
 A label is revoked, never edited: a later audit of the same subject whose recommendation is
 `not_eligible` revokes every label of the subject's earlier versions. The ledger keeps that
 later audit (its record lists the versions it revokes), so checking a label against the ledger
-finds it.
+finds it. Checked against the ledger, a label must also say exactly what the sealed record says
+(it is rebuilt from the record and compared field by field), and in a signed ledger it must be
+signed with the ledger's key (`ledger_key` names the key that signed the audit's entry).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import Recommendation, VerdictStatus
 from assay.ledger import signing
+from assay.ledger.checkpoint import Checkpoint
 from assay.ledger.record import AuditRecord
-from assay.ledger.store import Entry, Ledger
+from assay.ledger.store import SIGNATURE, Entry, Ledger
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -55,6 +58,15 @@ def conditions(record: AuditRecord) -> list[dict[str, str]]:
     ]
 
 
+def entry_key(entry: Entry) -> str | None:
+    """Return the fingerprint of the key that signed an entry's manifest, or None if it is unsigned."""
+    sig = entry.path / SIGNATURE
+    if not sig.is_file():
+        return None
+    doc, _ = signing.parse_signature_document(sig.read_bytes())
+    return None if doc is None else str(doc["public_key_fingerprint"])
+
+
 def build_label(entry: Entry, record: AuditRecord, issued: date) -> dict[str, Any]:
     """Return the label of an eligible audit; raise LabelRefused for any other recommendation."""
     if record.recommendation not in LABELLED:
@@ -77,6 +89,8 @@ def build_label(entry: Entry, record: AuditRecord, issued: date) -> dict[str, An
         "conditions": conditions(record),
         "audited_at": record.created_at,
         "manifest_sha256": entry.manifest_sha256,
+        # Binds the label to a signed ledger: stripping the ledger's signatures makes it differ.
+        "ledger_key": entry_key(entry),
         "issued": issued.isoformat(),
         # The policy's longest time between audits: by then a new audit must say it again.
         "expires": (issued + timedelta(days=valid_days)).isoformat(),
@@ -131,13 +145,18 @@ def revoked_by(ledger: Ledger, label: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def check_label(
-    raw: bytes, key: Ed25519PublicKey, today: date, ledger: Ledger | None = None
+    raw: bytes,
+    key: Ed25519PublicKey,
+    today: date,
+    ledger: Ledger | None = None,
+    since: Checkpoint | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Return the label and what is wrong with it (None when it is valid today).
 
     The signature comes first: nothing a label says is trusted before it verifies. Then its
-    dates, then, given the ledger, the audit entry it names (present, intact, the same manifest)
-    and any revocation.
+    dates, then, given the ledger, the audit entry it names (present, the same manifest), the
+    whole ledger's verification (with `key` when the ledger is signed, and against `since`, a
+    checkpoint seen earlier), every field against the sealed record, and any revocation.
     """
     try:
         label, signature = read_label(raw)
@@ -156,19 +175,74 @@ def check_label(
         return label, f"expired on {expires.isoformat()} (a new audit is due)"
     if ledger is None:
         return label, None
-    return label, _against_ledger(label, ledger)
+    return label, _against_ledger(label, ledger, key, issued, since)
 
 
-def _against_ledger(label: dict[str, Any], ledger: Ledger) -> str | None:
+def ledger_key_problem(ledger: Ledger, key_fingerprint: str) -> str | None:
+    """Return why a label signed with this key cannot stand for a signed ledger (None when it can)."""
+    signer = ledger.signed_by()
+    if signer is None or signer == key_fingerprint:
+        return None
+    return (
+        f"signed with key {key_fingerprint}, but the ledger is signed by key {signer}; "
+        "a label must be signed with the ledger's key"
+    )
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def differing_field(label: dict[str, Any], record: AuditRecord, entry: Entry, issued: date) -> str | None:
+    """Return how the label departs from the label its sealed record gives, first field first."""
+    if record.recommendation.value != label.get("recommendation"):
+        # Checked first: a record that is not eligible gives no label to compare with.
+        return (
+            f"the label's 'recommendation' is {_shown(label.get('recommendation'))}, "
+            f"the sealed record says {_shown(record.recommendation.value)}"
+        )
+    expected = build_label(entry, record, issued)
+    if "ledger_key" not in label:  # labels issued before they named the ledger's key
+        expected.pop("ledger_key")
+    for name in [*expected, *sorted(set(label) - set(expected))]:
+        if name not in expected:
+            return f"the label has a field {name!r} its sealed record does not give"
+        if name not in label or label[name] != expected[name]:
+            says = _shown(label[name]) if name in label else "missing"
+            return f"the label's {name!r} is {says}, the sealed record says {_shown(expected[name])}"
+    return None
+
+
+def _against_ledger(
+    label: dict[str, Any], ledger: Ledger, key: Ed25519PublicKey, issued: date, since: Checkpoint | None
+) -> str | None:
     audit_id = str(label.get("audit_id"))
     entry = ledger.find(audit_id)
     if entry is None:
         return f"the ledger has no audit {audit_id}"
     if entry.manifest_sha256 != label.get("manifest_sha256"):
         return f"{audit_id}: the ledger's entry is not the one the label was issued for (manifest differs)"
-    problems = ledger.verify()
+    fp = signing.fingerprint(key)
+    problem = ledger_key_problem(ledger, fp)
+    if problem:
+        return problem
+    # A signed ledger is verified with the label's key, HEAD included, so its tail (where a
+    # revoking audit sits) cannot be cut without the key; an unsigned one only against `since`.
+    signed = ledger.signed_by() is not None or label.get("ledger_key") is not None
+    problems = ledger.verify(key if signed else None, since)
     if problems:
-        return f"the ledger fails verification: {problems[0]}"
+        with_key = f" with key {fp}" if signed else ""
+        return f"the ledger fails verification{with_key}: {problems[0]}"
+    if "record.json" not in entry.manifest["files"]:
+        return f"{audit_id}: a round's comparison, not an audit; labels are issued for single audits"
+    try:
+        record = AuditRecord.model_validate_json(entry.read("record.json"))
+    except ValueError as exc:
+        return f"{audit_id}: the sealed record cannot be read ({type(exc).__name__})"
+    differs = differing_field(label, record, entry, issued)
+    if differs:
+        return differs
     revoking = revoked_by(ledger, label)
     if revoking is not None:
         return (

@@ -10,15 +10,16 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-from assay.ledger import index, signing
+from assay.checks.errors import AssayInputError
+from assay.ledger import checkpoint, index, signing
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -33,6 +34,25 @@ PRIVATE = "private"  # secrets the agency keeps; never part of an entry, never p
 PSEUDONYM_KEY = "pseudonym.key"
 ENTRY_DIR = re.compile(r"^\d{6}$")
 LOCK_TIMEOUT = 120
+LOCK_TIMEOUT_ENV = "ASSAY_LEDGER_LOCK_TIMEOUT"
+
+
+class LedgerLockedError(AssayInputError):
+    """Another writer held the ledger's lock longer than this writer would wait (exit code 2)."""
+
+
+def lock_timeout() -> float:
+    """Return how many seconds a writer waits for the ledger's lock (ASSAY_LEDGER_LOCK_TIMEOUT, else 120)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return LOCK_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        raise AssayInputError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a number of seconds (0 or more)")
+    return seconds
 
 
 class LedgerIntegrityError(Exception):
@@ -98,13 +118,29 @@ class Ledger:
     `index.sqlite` beside them is derived from the entries (see `assay.ledger.index`).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lock_timeout: float | None = None) -> None:
         self.root = Path(root)
         self.entries_dir = self.root / "entries"
+        self._lock_timeout = lock_timeout
 
-    def _lock(self) -> FileLock:
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Hold the writers' lock; raise LedgerLockedError when another writer keeps it too long."""
+        timeout = self._lock_timeout if self._lock_timeout is not None else lock_timeout()
         self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / LOCK), timeout=LOCK_TIMEOUT)
+        lock = FileLock(str(self.root / LOCK), timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LedgerLockedError(
+                f"{self.root / LOCK}: the ledger is locked by another writer (waited {timeout:g} s, "
+                f"nothing was sealed); run again when it is done, or wait longer with "
+                f"{LOCK_TIMEOUT_ENV}=SECONDS"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def pseudonym_key(self) -> bytes:
         """Return the ledger's secret key for pseudonyms of explained rows, creating it once."""
@@ -193,10 +229,10 @@ class Ledger:
         Files go to a temporary folder, are fsynced and renamed into place under the lock, then
         HEAD moves: a crash leaves the whole entry or none, and writers never lose an entry. With
         `signer` the entry also holds `manifest.sig`, written before the rename like every file,
-        so an entry is never half-signed.
+        so an entry is never half-signed, and HEAD (the ledger's checkpoint) is signed too.
         """
         with self._lock():
-            self._recover()
+            self._recover(signer)
             existing = self.entries()
             version = 1 + sum(
                 1 for e in existing if e.manifest["subject"] == {"service": service, "candidate": candidate}
@@ -243,18 +279,15 @@ class Ledger:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             entry = Entry(final, manifest, _sha256(raw))
-            self._write_head(entry)
+            self._write_head(entry, signer)
             self._update_index(existing, entry, files)
             return entry
 
-    def _write_head(self, entry: Entry) -> None:
-        head = {
-            "seq": entry.manifest["seq"],
-            "audit_id": entry.audit_id,
-            "manifest_sha256": entry.manifest_sha256,
-        }
+    def _write_head(self, entry: Entry, signer: Ed25519PrivateKey | None) -> None:
+        head = checkpoint.make(entry.manifest["seq"], entry.audit_id, entry.manifest_sha256, signer)
         head_tmp = self.root / HEAD_TMP
-        _write_durable(head_tmp, json.dumps(head, indent=2).encode())
+        # One file, replaced in one step: HEAD and its signature never disagree after a crash.
+        _write_durable(head_tmp, head.document())
         os.replace(head_tmp, self.root / HEAD)
         _fsync_dir(self.root)
 
@@ -276,12 +309,12 @@ class Ledger:
             # `assay ledger reindex` rebuilds it.
             pass
 
-    def recover(self) -> list[str]:
+    def recover(self, signer: Ed25519PrivateKey | None = None) -> list[str]:
         """Repair, under the lock, what a writer killed midway left behind; return what was done."""
         with self._lock():
-            return self._recover()
+            return self._recover(signer)
 
-    def _recover(self) -> list[str]:
+    def _recover(self, signer: Ed25519PrivateKey | None = None) -> list[str]:
         """Clear a killed writer's leftovers and roll HEAD forward over an entry it committed.
 
         Why this is safe: an entry's folder appears only by the atomic rename of a folder whose
@@ -319,7 +352,7 @@ class Ledger:
             return done
         if dirs[-1].name != f"{len(dirs):06d}" or self._entry_problems(dirs[-1], manifest, raw, None):
             return done
-        self._write_head(Entry(dirs[-1], manifest, _sha256(raw)))
+        self._write_head(Entry(dirs[-1], manifest, _sha256(raw)), signer)
         done.append(f"moved {HEAD} onto entry {len(dirs)}, sealed by a writer killed before it moved {HEAD}")
         return done
 
@@ -338,14 +371,18 @@ class Ledger:
             and last.get("prev_manifest_sha256") == head.get("manifest_sha256")
         )
 
-    def verify(self, public_key: Ed25519PublicKey | None = None) -> list[str]:
+    def verify(
+        self, public_key: Ed25519PublicKey | None = None, since: checkpoint.Checkpoint | None = None
+    ) -> list[str]:
         """Recompute every hash and link; return the problems found, first broken thing first.
 
         An entry's manifest is checked against the hash its successor (or HEAD) recorded for it
         before the manifest is trusted to check the entry's files. With `public_key` every entry
-        must carry a valid signature by that key; without it a signature present must be
-        well-formed. verify never writes, so it can check a read-only copy and never alters the
-        evidence it is asked about. It holds the lock when it can, so it never sees an append
+        and HEAD (the signed checkpoint) must carry a valid signature by that key; without it a
+        signature present must be well-formed. With `since`, a checkpoint seen earlier, the
+        ledger must still hold its entries: at least as many, and the same manifest at its `seq`.
+        verify never writes, so it can check a read-only copy and never alters the evidence it is
+        asked about. It holds the lock when it can, so it never sees an append
         midway; the one state a killed writer can leave (HEAD one behind a whole entry chained to
         it) is accepted by the same rule `_recover` repairs it with.
         """
@@ -354,11 +391,21 @@ class Ledger:
             # here has no writer to wait for; a read-only one (or a writer holding the lock too
             # long) is verified unlocked.
             if (self.root / LOCK).is_file():
+                timeout = self._lock_timeout if self._lock_timeout is not None else lock_timeout()
                 with contextlib.suppress(OSError):
-                    stack.enter_context(FileLock(str(self.root / LOCK), timeout=LOCK_TIMEOUT))
-            return self._verify(public_key)
+                    stack.enter_context(FileLock(str(self.root / LOCK), timeout=timeout))
+            return self._verify(public_key, since)
 
-    def _verify(self, public_key: Ed25519PublicKey | None) -> list[str]:
+    def head(self) -> checkpoint.Checkpoint | None:
+        """Return the ledger's current checkpoint (HEAD), or None when HEAD is missing or malformed."""
+        try:
+            return checkpoint.parse((self.root / HEAD).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def _verify(
+        self, public_key: Ed25519PublicKey | None, since: checkpoint.Checkpoint | None = None
+    ) -> list[str]:
         head = self._read_head()
         head_exists = (self.root / HEAD).exists()
         dirs = self._entry_dirs()
@@ -372,7 +419,7 @@ class Ledger:
         hashes = [_sha256(raw) if raw is not None else None for raw in raws]
         n = len(dirs)
         lags = n > 0 and self._head_lags(n, manifests[-1])
-        problems: list[str] = []
+        problems = self._stray_problems()
         if head_exists and head is None:
             problems.append(f"{HEAD}: unreadable")
         elif n and head is None and not lags:
@@ -427,7 +474,54 @@ class Ledger:
             if by is not None and value != hashes[i] and (i + 1 == n or sealed(i + 1)):
                 problems.append(f"{rel / MANIFEST}: does not match the hash {by} recorded for it")
             problems.extend(self._entry_problems(folder, manifest, raws[i] or b"", public_key))
+        if head is not None:
+            problems.extend(self._head_signature_problems(public_key))
+        if since is not None:
+            problems.extend(_since_problems(since, hashes, public_key))
         return problems
+
+    def signed_by(self) -> str | None:
+        """Return the fingerprint of the ledger's signing key (HEAD's, else the newest signed entry's)."""
+        head = self.head()
+        if head is not None and head.signature is not None:
+            return head.signed_by()
+        for folder in reversed(self._entry_dirs()):
+            sig = folder / SIGNATURE
+            if sig.is_file():
+                doc, _ = signing.parse_signature_document(sig.read_bytes())
+                if doc is not None:
+                    return str(doc["public_key_fingerprint"])
+        return None
+
+    def _stray_problems(self) -> list[str]:
+        """Return what lies in entries/ that is not an entry folder: nothing else belongs there."""
+        if not self.entries_dir.is_dir():
+            return []
+        problems = []
+        for path in sorted(self.entries_dir.iterdir()):
+            rel = path.relative_to(self.root)
+            if not ENTRY_DIR.match(path.name):
+                kind = "folder" if path.is_dir() else "file"
+                problems.append(f"{rel}: a stray {kind}, not an entry (entries/ holds only folders NNNNNN)")
+            elif not path.is_dir() or path.is_symlink():
+                problems.append(f"{rel}: not an entry folder")
+        return problems
+
+    def _head_signature_problems(self, public_key: Ed25519PublicKey | None) -> list[str]:
+        """Return what is wrong with HEAD as a checkpoint: its form, and its signature given a key."""
+        try:
+            head = checkpoint.parse((self.root / HEAD).read_bytes())
+        except (OSError, ValueError) as exc:
+            return [f"{HEAD}: {exc}"]
+        if head.signature is None:
+            if public_key is None:
+                return []
+            return [
+                f"{HEAD}: not signed, so entries could have been cut from the end (written by a writer "
+                "without --sign-key, or before Assay signed heads; `assay ledger sign-head` signs it)"
+            ]
+        problem = head.problem(public_key)
+        return [f"{HEAD}: {problem}"] if problem else []
 
     def _entry_problems(
         self, folder: Path, manifest: dict[str, Any], raw: bytes, public_key: Ed25519PublicKey | None
@@ -440,6 +534,13 @@ class Ledger:
             MANIFEST,
             SIGNATURE,
         }
+        # A folder holds listed files, or it was added after sealing (an empty one included).
+        holders = {str(parent) for name in listed for parent in Path(name).parents}
+        for extra in sorted(p for p in folder.rglob("*") if p.is_dir()):
+            if str(extra.relative_to(folder)) not in holders:
+                problems.append(
+                    f"{extra.relative_to(self.root)}: a folder not in the manifest (added after sealing)"
+                )
         for name in sorted(set(listed) | present):
             path = rel / name
             if name not in present:
@@ -456,6 +557,27 @@ class Ledger:
         elif public_key is not None:
             problems.append(f"{rel / SIGNATURE}: missing")
         return problems
+
+    def sign_head(self, signer: Ed25519PrivateKey) -> checkpoint.Checkpoint:
+        """Sign HEAD with the key that signs every entry, for a ledger whose HEAD is not signed yet.
+
+        Raises LedgerIntegrityError, leaving HEAD as it was, unless the whole ledger verifies with
+        the key's public half (HEAD's missing signature aside): a signature must never vouch for
+        entries the key did not seal, nor for a HEAD that does not name the newest entry.
+        """
+        with self._lock():
+            self._recover(signer)
+            unsigned = f"{HEAD}: not signed"
+            problems = [p for p in self._verify(signer.public_key()) if not p.startswith(unsigned)]
+            entries = self.entries()
+            if not problems and not entries:
+                problems = [f"{self.root}: no entries, nothing to sign"]
+            if problems:
+                raise LedgerIntegrityError(problems)
+            self._write_head(entries[-1], signer)
+            head = self.head()
+            assert head is not None
+            return head
 
     def reindex(self) -> int:
         """Rebuild the derived index from the entries (atomically); return how many it holds.
@@ -477,6 +599,27 @@ class Ledger:
         except (OSError, ValueError):
             return None
         return head if isinstance(head, dict) else None
+
+
+def _since_problems(
+    since: checkpoint.Checkpoint, hashes: list[str | None], public_key: Ed25519PublicKey | None
+) -> list[str]:
+    """Return how the ledger departs from a checkpoint seen earlier: entries cut off or rewritten."""
+    if public_key is not None and since.signature is not None:
+        problem = since.problem(public_key)
+        if problem:
+            return [f"{since.source}: {problem}"]
+    if len(hashes) < since.seq:
+        return [
+            f"{since.source}: recorded {since.seq} entries, the ledger has {len(hashes)} "
+            f"(entries after {len(hashes)} were removed)"
+        ]
+    if hashes[since.seq - 1] != since.manifest_sha256:
+        return [
+            f"entries/{since.seq:06d}/{MANIFEST}: not the manifest {since.source} recorded for entry "
+            f"{since.seq} (the history was rewritten)"
+        ]
+    return []
 
 
 def _parse_manifest(raw: bytes | None) -> dict[str, Any] | None:

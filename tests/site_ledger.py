@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assay.checks.context import Text
 from assay.checks.monitoring import Monitoring, MonitorReport
@@ -251,6 +252,7 @@ def _audit(
     recommendation: str,
     monitoring: MonitorReport | None = None,
     prefect: bool = False,
+    signer: Any = None,
 ) -> None:
     def build(info: EntryInfo) -> dict[str, bytes]:
         record = _record(info, service, candidate, vendor, created, v, recommendation, monitoring)
@@ -263,10 +265,10 @@ def _audit(
             "report.en.html": render_report(record, lang="en").encode(),
         }
 
-    ledger.append(service, candidate, build)
+    ledger.append(service, candidate, build, signer=signer)
 
 
-def _round(ledger: Ledger, created: str) -> None:
+def _round(ledger: Ledger, created: str, signer: Any = None) -> None:
     def build(info: EntryInfo) -> dict[str, bytes]:
         record = ComparisonRecord(
             audit_id=info.audit_id,
@@ -307,11 +309,27 @@ def _round(ledger: Ledger, created: str) -> None:
             "report.en.html": render_comparison(record, lang="en").encode(),
         }
 
-    ledger.append(WELFARE, "round-welfare-review-q1", build)
+    ledger.append(WELFARE, "round-welfare-review-q1", build, signer=signer)
 
 
-def build_ledger(root: Path) -> Path:
-    """Write the hand-made ledger into `root` and return it; entries 1..6 in this order:
+def seal_revocation(ledger_root: Path, signer: Any = None) -> None:
+    """Seal a later not-eligible audit of vendor-c: it revokes every earlier label of vendor-c."""
+    created = "2026-05-01T09:00:00+09:00"
+    _audit(
+        Ledger(ledger_root),
+        WELFARE,
+        "vendor-c",
+        "Gongjeong Systems",
+        created,
+        OTHER,
+        "not_eligible",
+        signer=signer,
+    )
+
+
+def build_ledger(root: Path, signer: Any = None) -> Path:
+    """Write the hand-made ledger into `root` (signed with `signer`, an ed25519 private key, if
+    given) and return it; entries 1..6 in this order:
 
     1 welfare-review.vendor-a.v1 (Alpha Analytics, not_eligible, 2026-01-10, knows its Prefect run)
     2 welfare-review.vendor-c.v1 (Gongjeong Systems, eligible, 2026-01-15)
@@ -331,9 +349,19 @@ def build_ledger(root: Path) -> Path:
         OTHER,
         "not_eligible",
         prefect=True,
+        signer=signer,
     )
-    _audit(ledger, WELFARE, "vendor-c", gongjeong, "2026-01-15T09:00:00+09:00", VENDOR_C[1], "eligible")
-    _round(ledger, "2026-01-20T09:00:00+09:00")
+    _audit(
+        ledger,
+        WELFARE,
+        "vendor-c",
+        gongjeong,
+        "2026-01-15T09:00:00+09:00",
+        VENDOR_C[1],
+        "eligible",
+        signer=signer,
+    )
+    _round(ledger, "2026-01-20T09:00:00+09:00", signer)
     _audit(
         ledger,
         WELFARE,
@@ -343,8 +371,18 @@ def build_ledger(root: Path) -> Path:
         VENDOR_C[2],
         "eligible_with_conditions",
         _monitoring("baseline", None),
+        signer=signer,
     )
-    _audit(ledger, HOUSING, "vendor-b", "Beta Data", "2026-02-20T09:00:00+09:00", OTHER, "eligible")
+    _audit(
+        ledger,
+        HOUSING,
+        "vendor-b",
+        "Beta Data",
+        "2026-02-20T09:00:00+09:00",
+        OTHER,
+        "eligible",
+        signer=signer,
+    )
     _audit(
         ledger,
         WELFARE,
@@ -354,6 +392,7 @@ def build_ledger(root: Path) -> Path:
         VENDOR_C[3],
         "inconclusive",
         _monitoring("regression", "welfare-review.vendor-c.v2"),
+        signer=signer,
     )
     return root
 

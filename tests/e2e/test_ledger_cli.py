@@ -107,7 +107,11 @@ def test_verify_with_a_public_key_requires_every_signature(tmp_path: Path, assay
     )
     ledger.append("svc", "d", lambda info: {"record.json": b"{}"})  # unsigned
     code, _, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(public))
-    assert (code, err.strip()) == (3, "error: ledger integrity failure: entries/000004/manifest.sig: missing")
+    # The unsigned append also left HEAD unsigned: the second problem.
+    assert (code, err.strip()) == (
+        3,
+        "error: ledger integrity failure: entries/000004/manifest.sig: missing (and 1 more problems)",
+    )
     assert assay_cli("verify", "--ledger", str(root))[0] == 0  # no key: not required
     code, _, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(private))
     assert code == 2
@@ -163,3 +167,59 @@ def test_a_bad_sign_key_fails_first_in_one_line(tmp_path: Path, assay_cli, comma
     assert (code, stdout) == (2, "")
     assert err.strip() == f"error: {key}: no such private key file"
     assert not ledger.exists()
+
+
+def test_a_writer_kept_waiting_for_the_lock_exits_2_naming_the_lock(
+    tmp_path: Path, assay_cli, monkeypatch
+) -> None:
+    from filelock import FileLock
+
+    root = tmp_path / "ledger"
+    _build(root, 2)
+    monkeypatch.setenv("ASSAY_LEDGER_LOCK_TIMEOUT", "0.2")
+    with FileLock(str(root / ".lock")):
+        code, stdout, err = assay_cli("ledger", "reindex", "--ledger", str(root))
+    assert (code, stdout) == (2, "")
+    assert err.strip() == (
+        f"error: {root / '.lock'}: the ledger is locked by another writer (waited 0.2 s, nothing was "
+        "sealed); run again when it is done, or wait longer with ASSAY_LEDGER_LOCK_TIMEOUT=SECONDS"
+    )
+
+
+def test_an_audit_kept_waiting_for_the_lock_exits_2_and_seals_nothing(
+    run_assay, scenario, tmp_path: Path, monkeypatch
+) -> None:
+    from filelock import FileLock
+
+    root = tmp_path / "ledger"
+    _build(root, 1)
+    monkeypatch.setenv("ASSAY_LEDGER_LOCK_TIMEOUT", "1")
+    with FileLock(str(root / ".lock")):
+        proc = run_assay(
+            "audit", "--service", "welfare-review",
+            "--candidate", str(scenario / "candidates" / "vendor-a" / "candidate.yaml"),
+            "--data", str(scenario / "holdout.parquet"), "--ledger", str(root), "--seed", "7",
+        )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+    assert "the ledger is locked by another writer (waited 1 s, nothing was sealed)" in proc.stderr
+    assert len(Ledger(root).entries()) == 1 and Ledger(root).verify() == []
+
+
+def test_sign_head_upgrades_a_signed_ledger_written_before_heads_were_signed(
+    tmp_path: Path, assay_cli
+) -> None:
+    private, public = generate_keypair(tmp_path / "keys", "agency")
+    stranger, _ = generate_keypair(tmp_path / "keys", "stranger")
+    root = tmp_path / "ledger"
+    last = _build(root, 3, key=private).entries()[-1]
+    legacy = {"seq": 3, "audit_id": last.audit_id, "manifest_sha256": last.manifest_sha256}
+    (root / "HEAD").write_text(json.dumps(legacy, indent=2))
+    code, _, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(public))
+    assert code == 3 and "HEAD: not signed" in err and "assay ledger sign-head" in err
+    code, out, err = assay_cli("ledger", "sign-head", "--ledger", str(root), "--sign-key", str(stranger))
+    assert (code, out) == (3, "") and "signature does not verify with key" in err and "HEAD not signed" in err
+    code, out, err = assay_cli("ledger", "sign-head", "--ledger", str(root), "--sign-key", str(private))
+    assert code == 0, err
+    assert json.loads(out)["signature"]["public_key_fingerprint"] == fingerprint(load_public_key(public))
+    code, out, err = assay_cli("verify", "--ledger", str(root), "--public-key", str(public))
+    assert code == 0 and "and HEAD too" in err and json.loads(out)["seq"] == 3
