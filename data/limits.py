@@ -16,6 +16,13 @@ MAX_CSV_BYTES = 1 * GiB
 MAX_PARQUET_BYTES = 256 * MiB
 # Most columns a table may have: read from the header (CSV) or the schema (Parquet) first.
 MAX_COLUMNS = 1_000
+# Most rows, cells (rows x columns) and decoded bytes a Parquet file may hold, read from its footer.
+# Its size says little: a column of one repeated value compresses to almost nothing, and 2.4 MB
+# held 3x10^8 rows that took 5.8 GB to load. A CSV needs at least two bytes a cell, so its size
+# bounds it already.
+MAX_ROWS = 10_000_000
+MAX_CELLS = 100_000_000
+MAX_PARQUET_UNCOMPRESSED_BYTES = 4 * GiB
 # Most distinct values an unbinned sensitive attribute may have: each is a group every fairness
 # check compares (pairwise for intersections), and hundreds of groups are a wrong column, not a
 # protected characteristic. A numeric attribute with many values is binned in the service profile.

@@ -16,8 +16,10 @@ same order, each in [0, 1]: the probability of the positive class. Any other fie
 
 Rows go out in batches of `batch_size`, at most `concurrency` requests at a time. 5xx answers,
 timeouts and connection errors are retried with exponential backoff; 4xx and 3xx answers, invalid
-bodies and bodies over `max_response_bytes` stop the scoring at once. Every attempt counts against
-`max_requests` and is written to an `IntakeLog` by the SHA-256 of the exact bytes sent and
+bodies and bodies over `max_response_bytes` stop the scoring at once. `timeout_s` bounds each request
+from connecting to its last byte, and `deadline_s` all the time the audit spends waiting on the
+endpoint, retries and backoff included; when it is used up the scoring stops. Every attempt counts
+against `max_requests` and is written to an `IntakeLog` by the SHA-256 of the exact bytes sent and
 received, never by the row values or the headers, so the record can prove what the vendor was asked
 without holding personal data.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -43,24 +46,34 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.checks.context import ModelAccess
 from assay.checks.errors import AssayInputError
+from assay.models.deadline import deadline, deadline_transport
 
 MiB = 1024 * 1024
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Query parameters whose names (lowercased, letters and digits only) end so usually carry a secret;
+# OAuth's `code` only as the whole name, so that `zipcode` or `countrycode` still pass.
+_SECRET_PARAMETER = re.compile(
+    r".*(key|token|secret|pass|password|passwd|pwd|sig|signature|auth|authorization|credential|"
+    r"credentials|session|sessionid)|code"
+)
 
 
 class EndpointError(AssayInputError):
     """A vendor endpoint could not score the rows; the message names the url and what went wrong."""
 
-    def __init__(self, url: str, problem: str, kind: str) -> None:
-        super().__init__(_one_line(f"{url}: {problem}"))
+    def __init__(self, url: str, problem: str, kind: str, candidate: str | None = None) -> None:
+        whose = f" (candidate {candidate})" if candidate else ""
+        super().__init__(_one_line(f"{url}: {problem}{whose}"))
         self.url = url
         self.problem = problem
-        self.kind = kind  # budget, retries, status, too_large, malformed
+        self.kind = kind  # budget, deadline, retries, status, too_large, malformed
+        self.candidate = candidate
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Task runners pickle errors between processes; the default would call __init__ with the message only.
-        return (type(self), (self.url, self.problem, self.kind))
+        return (type(self), (self.url, self.problem, self.kind, self.candidate))
 
 
 class EndpointSpec(BaseModel):
@@ -71,7 +84,9 @@ class EndpointSpec(BaseModel):
     url: str = Field(description="http:// or https:// URL that accepts POSTed batches of rows")
     batch_size: int = Field(500, ge=1, le=10_000, description="rows per request")
     concurrency: int = Field(4, ge=1, le=32, description="requests in flight at most")
-    timeout_s: float = Field(10.0, gt=0, le=600, description="seconds allowed for one request")
+    timeout_s: float = Field(
+        10.0, gt=0, le=600, description="seconds allowed for one request, from connecting to its last byte"
+    )
     retries: int = Field(
         3, ge=0, le=10, description="further attempts after a 5xx, timeout or lost connection"
     )
@@ -79,9 +94,20 @@ class EndpointSpec(BaseModel):
     max_requests: int = Field(
         2000, ge=1, description="every attempt the model may ever send, retries included"
     )
+    deadline_s: float = Field(
+        1800.0,
+        gt=0,
+        le=86_400,
+        description="seconds the whole audit may spend waiting on the endpoint, retries and backoff included",
+    )
     max_response_bytes: int = Field(8 * MiB, ge=1, description="largest response body accepted")
     # Credentials: kept out of repr and of model_dump so they never reach a log or the record.
-    headers: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        exclude=True,
+        description="sent with every request; ${NAME} in a value is read from the environment variable NAME",
+    )
 
     @field_validator("url")
     @classmethod
@@ -92,18 +118,35 @@ class EndpointSpec(BaseModel):
             raise ValueError("must be an http:// or https:// URL") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("must be an http:// or https:// URL")
+        # The url is sealed in the record, where a secret could never be removed again.
+        where = ""
+        if parsed.userinfo:
+            where = "a user name or password before '@'"
+        else:
+            secret = next((k for k, _ in parsed.params.multi_items() if _is_secret_name(k)), None)
+            if secret is not None:
+                where = f"the query parameter {secret!r}"
+        if where:
+            raise ValueError(
+                f"holds a credential ({where}), which would be sealed in the audit record; send it in "
+                "'headers' instead, taking its value from an environment variable, e.g. "
+                "Authorization: 'Bearer ${VENDOR_TOKEN}'"
+            )
         return value
 
     @field_validator("headers")
     @classmethod
     def _plain_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        expanded = {}
         for name, text in value.items():
             if not _TOKEN.fullmatch(name):
                 raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            text = _expand_environment(name, text)
             # Never echo the value: it is usually a credential.
             if not _HEADER_VALUE.fullmatch(text):
                 raise ValueError(f"header {name!r}: the value must be printable ASCII on one line")
-        return value
+            expanded[name] = text
+        return expanded
 
 
 class IntakeEntry(BaseModel):
@@ -218,7 +261,13 @@ class _Answer:
 class EndpointModel:
     """A candidate scored by a vendor's HTTP endpoint, queried like any ModelAccess."""
 
-    def __init__(self, spec: EndpointSpec, features: list[str], log: IntakeLog | None = None) -> None:
+    def __init__(
+        self,
+        spec: EndpointSpec,
+        features: list[str],
+        log: IntakeLog | None = None,
+        candidate: str | None = None,
+    ) -> None:
         if not features or len(set(features)) != len(features):
             raise AssayInputError(
                 f"{_display(spec.url)}: input features must be a non-empty list of distinct names"
@@ -227,8 +276,10 @@ class EndpointModel:
         self.features = list(features)
         self.log = log if log is not None else IntakeLog()
         self.url = _display(spec.url)
+        self.candidate = candidate  # named in errors, beside the url
         self._lock = threading.Lock()
         self._sent = 0
+        self._waited = 0.0  # seconds spent in scoring calls so far, against deadline_s
         headers = httpx.Headers(spec.headers)
         # The body is JSON and is hashed as received: ask for it uncompressed so the size cap counts
         # the bytes that are parsed (no decompression bomb) and the hash is of the plain answer.
@@ -247,6 +298,18 @@ class EndpointModel:
         """Return None: an endpoint has no estimator the audit can inspect."""
         return None
 
+    def _error(self, problem: str, kind: str) -> EndpointError:
+        """Return the error for a failed scoring, naming the url and the candidate."""
+        return EndpointError(self.url, problem, kind, self.candidate)
+
+    def _out_of_time(self, index: int) -> EndpointError:
+        """Return the error for a batch stopped because deadline_s is used up."""
+        return self._error(
+            f"batch {index} stopped: the endpoint took all of deadline_s ({self.spec.deadline_s:g} s) "
+            "for the audit's requests",
+            "deadline",
+        )
+
     def predict_scores(self, data: pd.DataFrame) -> np.ndarray:
         """Return the probability of the positive class for each row, in the rows' order."""
         frame = self._frame(data)
@@ -257,13 +320,29 @@ class EndpointModel:
         starts = list(range(0, n, size))
         with self._lock:
             remaining = self.spec.max_requests - self._sent
+            time_left = self.spec.deadline_s - self._waited
         if len(starts) > remaining:
-            raise EndpointError(
-                self.url,
+            raise self._error(
                 f"request budget of {self.spec.max_requests} exhausted: {n} rows need {len(starts)} "
                 f"requests of {size} rows and {remaining} remain",
                 "budget",
             )
+        if time_left <= 0:
+            raise self._error(
+                f"deadline_s ({self.spec.deadline_s:g} s) for the audit's requests is used up; nothing sent",
+                "deadline",
+            )
+        began = time.monotonic()
+        try:
+            return self._score(frame, starts, began + time_left)
+        finally:
+            with self._lock:
+                self._waited += time.monotonic() - began
+
+    def _score(self, frame: pd.DataFrame, starts: list[int], until: float) -> np.ndarray:
+        """Score the batches starting at `starts` concurrently, all done by time.monotonic() `until`."""
+        n = len(frame)
+        size = self.spec.batch_size
         call = self.log.begin_call()
         scores = np.empty(n, dtype=float)
         stop = threading.Event()
@@ -271,9 +350,11 @@ class EndpointModel:
         client = httpx.Client(
             headers=self._headers,
             timeout=httpx.Timeout(self.spec.timeout_s),
-            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
             # Environment proxies and .netrc credentials, and redirects elsewhere, are not the vendor's
             # contract: the audit talks to exactly the url in the manifest.
+            transport=deadline_transport(
+                httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+            ),
             trust_env=False,
             follow_redirects=False,
         )
@@ -281,7 +362,7 @@ class EndpointModel:
         with client, ThreadPoolExecutor(workers, thread_name_prefix="assay-endpoint") as pool:
             futures = {
                 pool.submit(
-                    self._score_batch, client, call, i, start, frame.iloc[start : start + size], stop
+                    self._score_batch, client, call, i, start, frame.iloc[start : start + size], stop, until
                 ): start
                 for i, start in enumerate(starts)
             }
@@ -325,8 +406,9 @@ class EndpointModel:
         start: int,
         frame: pd.DataFrame,
         stop: threading.Event,
+        until: float,
     ) -> np.ndarray | None:
-        """Send one batch until it is scored, retrying what may pass on a second try."""
+        """Send one batch until it is scored, retrying what may pass on a second try, until `until`."""
         body = _request_body(frame, self.features, start, self.url)
         digest = hashlib.sha256(body).hexdigest()
         attempts = self.spec.retries + 1
@@ -334,9 +416,11 @@ class EndpointModel:
         for attempt in range(1, attempts + 1):
             if stop.is_set():
                 return None
+            if time.monotonic() >= until:
+                raise self._out_of_time(index)
             self._reserve(index, attempt)
             started = time.monotonic()
-            answer = self._send(client, body, started)
+            answer = self._send(client, body, min(started + self.spec.timeout_s, until))
             status: int | str = answer.status
             scores = None
             detail = answer.detail
@@ -361,37 +445,35 @@ class EndpointModel:
             if scores is not None:
                 return scores
             if status in ("malformed", "too_large"):
-                raise EndpointError(self.url, f"batch {index} {detail}", str(status))
+                raise self._error(f"batch {index} {detail}", str(status))
             if isinstance(status, int) and status < 500:
                 why = " (redirects are not followed)" if 300 <= status < 400 else ""
-                raise EndpointError(self.url, f"batch {index} got HTTP {status}{why}; not retried", "status")
+                raise self._error(f"batch {index} got HTTP {status}{why}; not retried", "status")
+            if status == "timeout" and time.monotonic() >= until:
+                raise self._out_of_time(index)
             last = f"HTTP {status}" if isinstance(status, int) else detail
-            if attempt < attempts and stop.wait(self.spec.backoff_s * 2 ** (attempt - 1)):
-                return None
-        raise EndpointError(
-            self.url, f"batch {index} failed after {attempts} attempts (last: {last})", "retries"
-        )
+            if attempt < attempts:
+                backoff = self.spec.backoff_s * 2 ** (attempt - 1)
+                if stop.wait(max(0.0, min(backoff, until - time.monotonic()))):
+                    return None
+        raise self._error(f"batch {index} failed after {attempts} attempts (last: {last})", "retries")
 
     def _reserve(self, index: int, attempt: int) -> None:
         """Count one request against the budget before it is sent, or refuse to send it."""
         with self._lock:
             if self._sent >= self.spec.max_requests:
-                raise EndpointError(
-                    self.url,
+                raise self._error(
                     f"request budget of {self.spec.max_requests} exhausted "
                     f"(batch {index} attempt {attempt} not sent)",
                     "budget",
                 )
             self._sent += 1
 
-    def _send(self, client: httpx.Client, body: bytes, started: float) -> _Answer:
-        """POST one body and read the answer, capped in size and time; never raises for the network."""
+    def _send(self, client: httpx.Client, body: bytes, until: float) -> _Answer:
+        """POST one body and read the answer by monotonic time `until`, capped; network failures return."""
         cap = self.spec.max_response_bytes
-        # httpx's timeout bounds each phase (connect, each read); the deadline also bounds a server
-        # that drips a body slowly, to about twice timeout_s at worst.
-        deadline = started + self.spec.timeout_s
         try:
-            with client.stream("POST", self.spec.url, content=body) as response:
+            with deadline(until), client.stream("POST", self.spec.url, content=body) as response:
                 status = response.status_code
                 ok = _succeeded(status)
                 declared = response.headers.get("Content-Length", "")
@@ -407,8 +489,6 @@ class EndpointModel:
                         if ok:
                             return _Answer("too_large", None, size, _too_large(cap))
                         return _Answer(status, None, size)
-                    if time.monotonic() > deadline:
-                        return _Answer("timeout", None, size, f"timed out after {self.spec.timeout_s:g} s")
                     chunks.append(chunk)
                 if ok and encoding not in ("", "identity"):
                     return _Answer(
@@ -548,6 +628,23 @@ def _display(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     query = "?…" if parts.query else ""
     return f"{parts.scheme}://{host}{parts.path}{query}"
+
+
+def _is_secret_name(name: str) -> bool:
+    """Say whether a query parameter's name is one that usually carries a credential."""
+    return bool(_SECRET_PARAMETER.fullmatch(re.sub(r"[^a-z0-9]", "", name.lower())))
+
+
+def _expand_environment(header: str, text: str) -> str:
+    """Return a header value with each ${NAME} replaced by the environment variable NAME."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ValueError(f"header {header!r}: the environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(value, text)
 
 
 def _one_line(text: str) -> str:

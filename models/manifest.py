@@ -64,7 +64,10 @@ class CandidateManifest(BaseModel):
     version: str = Field(min_length=1)
     format: Literal["skops", "onnx", "pickle", "joblib", "predictions", "endpoint"]
     location: str | None = Field(
-        None, min_length=1, description="model or predictions file, relative to the manifest"
+        None,
+        min_length=1,
+        description="model or predictions file inside the manifest's folder (symlinks resolved), "
+        "relative to it",
     )
     input_features: list[str] = Field(default_factory=list)
     output: OutputSpec

@@ -416,11 +416,11 @@ def test_headers_reach_the_server() -> None:
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/score?key=abc"
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/score?model=v2"
         m = model(url, headers={"Authorization": "Bearer t"})
         assert m.predict_scores(rows(3)).tolist() == [0.5] * 3
         assert seen == ["Bearer t"]
-        assert m.url.endswith("/score?…")  # the query may hold a key: messages do not show it
+        assert m.url.endswith("/score?…")  # messages do not show the query, whatever it holds
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -446,6 +446,7 @@ def test_spec_refuses_bad_settings(bad: dict[str, object]) -> None:
 
 
 def test_endpoint_error_survives_pickling() -> None:
-    error = EndpointError("http://vendor.example/score", "batch 3 got HTTP 404; not retried", "status")
+    error = EndpointError("http://vendor.example/score", "batch 3 got HTTP 404; not retried", "status", "v-x")
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == str(error) and copy.kind == "status" and copy.url == error.url
+    assert str(copy).endswith("not retried (candidate v-x)") and copy.candidate == "v-x"
