@@ -48,6 +48,20 @@ class Question(BaseModel):
     # number: a score (≥ 0) that an impact-level scheme reads.
     kind: Literal["yes_no", "text", "number"] = "yes_no"
 
+    def fault(self, given: Answer) -> str | None:
+        """Return what makes `given` no answer of this question's kind, or None when it is one."""
+        if given.answer is None:
+            return None
+        if self.kind == "yes_no" and given.yes_no() is None:
+            return f"expected yes or no, got {given.answer!r}"
+        if self.kind == "number" and ((value := given.number()) is None or value < 0):
+            return f"expected a number ≥ 0, got {given.answer!r}"
+        return None
+
+
+# The words a yes/no answer may be written in (YAML's own true/false arrive as booleans).
+_YES_NO = {"yes": True, "true": True, "no": False, "false": False}
+
 
 class Answer(BaseModel):
     """One answer in a checklist answers file, with who gave it and when."""
@@ -65,6 +79,12 @@ class Answer(BaseModel):
         if self.answer is not None and not (self.answered_by and self.answered_at):
             raise ValueError("an answer needs 'answered_by' and 'answered_at'")
         return self
+
+    def yes_no(self) -> bool | None:
+        """Return the answer as yes (True) or no (False), or None when it is neither."""
+        if isinstance(self.answer, bool):
+            return self.answer
+        return _YES_NO.get(str(self.answer).strip().lower())
 
     def number(self) -> float | None:
         """Return the answer as a number, or None when it is not one (yes/no is not a number)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from assay.checks.phrase import Text
 from assay.checks.results import Need
 from assay.checks.triage import TriageAnswers
+
+# The group of rows whose sensitive value is empty (or outside every bin); a value of the data
+# that reads the same is refused when the column also has empty cells (data/loaders.py).
+MISSING_GROUP = "missing"
 
 
 class LabelSpec(BaseModel):
@@ -33,7 +37,8 @@ class SensitiveAttribute(BaseModel):
     bins: list[float] | None = None
     labels: list[str] | None = None
     reference_group: str | None = None
-    population_shares: dict[str, float] | None = None
+    # A group's share of the population the service is for: a proportion, a finite number in [0, 1].
+    population_shares: dict[str, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] | None = None
 
     @model_validator(mode="after")
     def _bins_match_labels(self) -> SensitiveAttribute:
@@ -41,11 +46,24 @@ class SensitiveAttribute(BaseModel):
             raise ValueError("'bins' and 'labels' go together")
         if self.bins is not None and len(self.bins) != len(self.labels or []) + 1:
             raise ValueError("'bins' needs exactly one more edge than there are 'labels'")
+        if self.bins is not None and any(b != b for b in self.bins):  # NaN: no edge compares with it
+            raise ValueError(f"'bins' must be numbers, not NaN (got {self.bins})")
+        if self.bins is not None and any(a >= b for a, b in zip(self.bins, self.bins[1:], strict=False)):
+            raise ValueError(f"'bins' must be strictly increasing edges (got {self.bins})")
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            repeated = sorted({x for x in self.labels if self.labels.count(x) > 1})
+            raise ValueError(f"'labels' must be distinct (repeated: {', '.join(repeated)})")
         if self.population_shares is not None:
             total = sum(self.population_shares.values())
             if abs(total - 1.0) > 0.01:
                 raise ValueError(f"'population_shares' must sum to 1 (they sum to {total:.3f})")
         return self
+
+    def groups(self, column: pd.Series) -> pd.Series:
+        """Return each row's group as text (its bin's label where binned), <NA> where there is none."""
+        if self.bins is not None:
+            column = pd.cut(column, bins=self.bins, labels=self.labels, right=False)
+        return column.astype("string")
 
 
 class FeatureInfo(BaseModel):
@@ -104,6 +122,28 @@ class ServiceProfile(BaseModel):
     triage: TriageAnswers | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
+    def _attributes_once(self) -> ServiceProfile:
+        # Groups are keyed by attribute name, so a second entry would silently replace the first;
+        # one column binned the same way twice is one attribute under two names.
+        names: dict[str, int] = {}
+        ways: dict[tuple[str, tuple[float, ...] | None], str] = {}
+        for i, attr in enumerate(self.sensitive_attributes):
+            if attr.name in names:
+                raise ValueError(
+                    f"sensitive_attributes.{i}.name: {attr.name!r} is listed twice "
+                    f"(also sensitive_attributes.{names[attr.name]}); list each attribute once"
+                )
+            names[attr.name] = i
+            way = (attr.column, tuple(attr.bins) if attr.bins is not None else None)
+            if way in ways:
+                raise ValueError(
+                    f"sensitive_attributes.{i}.column: column {attr.column!r} is already sensitive "
+                    f"attribute {ways[way]!r}, grouped the same way; list each attribute once"
+                )
+            ways[way] = attr.name
+        return self
+
+    @model_validator(mode="after")
     def _free_text_is_apart(self) -> ServiceProfile:
         roles = {self.id_column: "the id column", self.label.column: "the label"}
         roles.update({a.column: f"sensitive attribute {a.name!r}" for a in self.sensitive_attributes})
@@ -116,10 +156,7 @@ class ServiceProfile(BaseModel):
         """Return one string column per sensitive attribute (binned where the profile says)."""
         out = {}
         for attr in self.sensitive_attributes:
-            col = data[attr.column]
-            if attr.bins is not None:
-                col = pd.cut(col, bins=attr.bins, labels=attr.labels, right=False)
-            out[attr.name] = col.astype("string").fillna("missing").astype(str)
+            out[attr.name] = attr.groups(data[attr.column]).fillna(MISSING_GROUP).astype(str)
         return pd.DataFrame(out, index=data.index)
 
     def sensitive_columns(self) -> set[str]:
@@ -157,7 +194,7 @@ class CheckSettings(BaseModel):
     explain_chunk_rows: int = Field(2_000, ge=50)
     # The draw also stops doubling when its next round would end after `explain_seconds`: the
     # record then says the time budget stopped it, with the precision reached.
-    explain_seconds: float = Field(60.0, gt=0.0)
+    explain_seconds: float = Field(60.0, gt=0.0, allow_inf_nan=False)
     # The permutation explainer costs many model calls per row: its own, smaller budget.
     # One explained row costs about explain_max_evals × explain_background_rows model rows
     # (3,100 by default; bench/model_zoo.py: 8,055 rows of an MLP on Adult in 12 s).

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from assay.checks.attribution import StratifiedSampler
-from assay.checks.context import AuditContext, SensitiveAttribute
+from assay.checks.context import MISSING_GROUP, AuditContext, SensitiveAttribute
 from assay.checks.intervals import rate_interval
 from assay.checks.phrase import N_, Phrase, phrase
 from assay.checks.registry import register
@@ -20,7 +20,7 @@ TITLE = "Counterfactual flip test of sensitive inputs"
 METRICS = ("flip_rate",)
 
 # The group name ServiceProfile.sensitive_frame gives to empty or out-of-range values.
-MISSING = "missing"
+MISSING = MISSING_GROUP
 # A threshold used when the decisions bound it on one side only (all 0 or all 1).
 FALLBACK_THRESHOLD = 0.5
 

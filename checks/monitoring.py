@@ -37,7 +37,7 @@ class Monitoring(BaseModel):
 
     watches: list[Watch] = Field(default_factory=default_watches, min_length=1)
     # A feature has drifted when its PSI is above this (0.2 is the usual "significant shift")...
-    drift_psi: float = Field(0.2, gt=0)
+    drift_psi: float = Field(0.2, gt=0, allow_inf_nan=False)
     # ...and the KS or chi-square test says the move is not chance.
     drift_p_value: float = Field(0.01, gt=0, lt=1)
     # A group's share of the window has shifted when it moved by more than this, beyond chance.

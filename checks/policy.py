@@ -7,7 +7,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
 from assay.checks.checklist import Answer, ImpactScheme, LevelFinding, Question
 from assay.checks.context import CheckSettings, Text
@@ -29,8 +29,9 @@ class Evidence(BaseModel):
 
     check: str
     metric: str
-    min: float | None = None
-    max: float | None = None
+    # A threshold must be a number a value can be compared with: .nan would pass everything.
+    min: FiniteFloat | None = None
+    max: FiniteFloat | None = None
     attribute: str | None = None
     # Which groupings' rows count: single attributes, their intersections, or both.
     groups: Literal["attributes", "intersections", "all"] = "attributes"
@@ -87,8 +88,8 @@ class Override(BaseModel):
     check: str | None = None
     metric: str | None = None
     groups: Literal["attributes", "intersections", "all"] | None = None
-    min: float | None = None
-    max: float | None = None
+    min: FiniteFloat | None = None
+    max: FiniteFloat | None = None
     severity: Literal["gate", "advisory"] | None = None
 
     @model_validator(mode="after")
@@ -528,10 +529,10 @@ def judge_question(question: Question, answer: Answer | None) -> tuple[VerdictSt
                 template=N_("checklist {question_id}: {given} is not a number ({who})"), args=args
             )
         return VerdictStatus.PASS, Phrase(template=N_("checklist {question_id}: {answer} ({who})"), args=args)
-    value = str(answer.answer).strip().lower()
-    if value in ("true", "yes"):
+    value = answer.yes_no()
+    if value is True:
         return VerdictStatus.PASS, Phrase(template=N_("checklist {question_id}: yes ({who})"), args=args)
-    if value in ("false", "no"):
+    if value is False:
         return VerdictStatus.FAIL, Phrase(
             template=N_("checklist {question_id}: no ({who}): {question}"), args=args
         )

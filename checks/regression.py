@@ -23,7 +23,7 @@ class Watch(BaseModel):
     check: str
     metric: str
     worse: Literal["up", "down"]
-    tolerance: float = Field(ge=0)
+    tolerance: float = Field(ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _known(self) -> Watch:

@@ -147,3 +147,35 @@ def test_a_pack_missing_a_translation_fails_with_one_line(tmp_path) -> None:
     with pytest.raises(AssayInputError) as caught:
         load_policy(str(path))
     assert str(caught.value) == f"{path}: field 'clauses.1.title.en': Field required"
+
+
+@pytest.mark.parametrize("given", ["maybe", "y", 1, ""])
+def test_a_yes_no_question_refuses_an_answer_that_is_neither(tmp_path, pack, given) -> None:
+    body = {"answers": {"kr.notice": {"answer": given, "answered_by": "K", "answered_at": "2026-11-20"}}}
+    path = _write(tmp_path, {"policy": pack.id, **body})
+    with pytest.raises(AssayInputError) as caught:
+        load_answers(path, pack)
+    assert str(caught.value) == f"{path}: field 'answers.kr.notice.answer': expected yes or no, got {given!r}"
+
+
+@pytest.mark.parametrize("given", ["yes", "No", True, False, " TRUE "])
+def test_a_yes_no_question_takes_yes_or_no_in_any_case(tmp_path, pack, given) -> None:
+    body = {"answers": {"kr.notice": {"answer": given, "answered_by": "K", "answered_at": "2026-11-20"}}}
+    assert load_answers(_write(tmp_path, {"policy": pack.id, **body}), pack)["kr.notice"].answer == given
+
+
+def test_an_answer_dated_after_tomorrow_is_refused(tmp_path, pack) -> None:
+    today = date(2026, 12, 7)
+
+    def load(answered_at: str) -> dict[str, Answer]:
+        body = {"answers": {"kr.notice": {"answer": "yes", "answered_by": "K", "answered_at": answered_at}}}
+        return load_answers(_write(tmp_path, {"policy": pack.id, **body}), pack, today=today)
+
+    # A day ahead of UTC is today somewhere (Korea is UTC+9): accepted.
+    assert load("2026-12-08")["kr.notice"].answered_at == date(2026, 12, 8)
+    with pytest.raises(AssayInputError) as caught:
+        load("2026-12-09")
+    assert str(caught.value) == (
+        f"{tmp_path / 'answers.yaml'}: field 'answers.kr.notice.answered_at': 2026-12-09 is in the future "
+        "(the latest date accepted is 2026-12-08); give the date the answer was given"
+    )

@@ -90,6 +90,8 @@ def test_recommendation_follows_from_verdicts(verdicts, expected) -> None:
         ({"check": "fairness.group_metrics", "metric": "nope", "max": 1}, "reports no metric"),
         ({"check": "fairness.group_metrics", "metric": "tpr", "min": 2, "max": 1}, "impossible"),
         ({"check": "fairness.group_metrics", "metric": "tpr"}, "needs a 'min' or a 'max'"),
+        ({"check": "fairness.group_metrics", "metric": "tpr", "min": float("nan")}, "finite number"),
+        ({"check": "fairness.group_metrics", "metric": "tpr", "max": float("-inf")}, "finite number"),
     ],
 )
 def test_bad_evidence_is_refused(kwargs, message) -> None:

@@ -79,6 +79,11 @@ def test_a_pack_can_extend_a_local_pack_by_relative_path(tmp_path) -> None:
 
 
 EOD = {"check": "fairness.group_metrics", "metric": "roc_auc", "max": 1}
+ETHICS_EOD = {
+    "clause": "KR-ETHICS-03",
+    "check": "fairness.group_metrics",
+    "metric": "equalized_odds_difference",
+}
 BROKEN = {
     "unknown clause": (
         {"overrides": [{"clause": "KR-NOPE", "severity": "gate"}]},
@@ -91,6 +96,37 @@ BROKEN = {
     "override of nothing": (
         {"overrides": [{"clause": "KR-ETHICS-03"}]},
         "overrides.0: Value error, an override changes a threshold or the 'severity'",
+    ),
+    "threshold not a number": (
+        {"overrides": [{**ETHICS_EOD, "min": float("nan")}]},
+        "overrides.0.min: Input should be a finite number",
+    ),
+    "threshold infinite": (
+        {"overrides": [{**ETHICS_EOD, "max": float("inf")}]},
+        "overrides.0.max: Input should be a finite number",
+    ),
+    "infinite time budget": (
+        {"parameters": {"explain_seconds": float("inf")}},
+        "field 'parameters.explain_seconds': Input should be a finite number",
+    ),
+    "infinite drift threshold": (
+        {"monitoring": {"drift_psi": float("inf")}},
+        "field 'monitoring.drift_psi': Input should be a finite number",
+    ),
+    "infinite tolerance": (
+        {
+            "monitoring": {
+                "watches": [
+                    {
+                        "check": "fairness.group_metrics",
+                        "metric": "fpr_gap",
+                        "worse": "up",
+                        "tolerance": float("inf"),
+                    }
+                ]
+            }
+        },
+        "field 'monitoring.watches.0.tolerance': Input should be a finite number",
     ),
     "unknown base": ({"extends": "kr-nonexistent"}, "field 'extends': unknown policy 'kr-nonexistent'"),
     "bad parameter": ({"parameters": {"min_group_size": 0}}, "field 'parameters.min_group_size'"),
