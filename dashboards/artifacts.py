@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assay.dashboards.escape import markdown_text
 from assay.dashboards.report import ENV
 from assay.ledger.record import AuditRecord
 
-# Markdown is not HTML: the report's environment would escape its pipes' neighbours.
-MARKDOWN = ENV.overlay(autoescape=False)
+# Markdown is not HTML: every value a template prints is escaped for markdown instead (a vendor's
+# name must not bring a tag, a link or a table column into the monitor's report).
+MARKDOWN = ENV.overlay(autoescape=False, finalize=markdown_text)
 
 
 def key_of(*parts: str) -> str:
@@ -25,14 +27,15 @@ def artifact_key(record: AuditRecord) -> str:
 
 
 def verdict_rows(record: AuditRecord) -> list[dict[str, Any]]:
-    """Return one row per clause: id, title, severity, verdict and the first reason."""
+    """Return one row per clause: id, title, severity, verdict and the first reason, as markdown."""
+    # Prefect's UI renders every text cell of a table artifact as markdown.
     return [
         {
-            "clause": v.clause_id,
-            "title": v.title.en,
-            "severity": v.severity,
-            "verdict": v.verdict.value,
-            "reason": (v.reasons or [""])[0],
+            "clause": markdown_text(v.clause_id),
+            "title": markdown_text(v.title.en),
+            "severity": markdown_text(v.severity),
+            "verdict": markdown_text(v.verdict.value),
+            "reason": markdown_text((v.reasons or [""])[0]),
         }
         for v in record.verdicts
     ]

@@ -17,6 +17,7 @@ from assay.checks.errors import AssayInputError
 from assay.checks.monitoring import Drift, Monitoring, MonitorReport, flag_drift, group_share_shift
 from assay.checks.regression import compare
 from assay.dashboards.artifacts import alert_text, artifact_key
+from assay.dashboards.escape import markdown_text
 from assay.data import loaders
 from assay.flows.audit import (
     AuditSpec,
@@ -248,7 +249,7 @@ def monitor(spec: MonitorSpec) -> MonitorSummary:
     create_markdown_artifact(
         key=f"{artifact_key(record)}-monitor",
         markdown=entry.read("monitor.md").decode(),
-        description=f"{record.audit_id}: {summary.status}",
+        description=markdown_text(f"{record.audit_id}: {summary.status}"),
     )
     if summary.status != "regression":
         logger.info("%s: %s since %s", record.audit_id, summary.status, summary.previous_audit_id)

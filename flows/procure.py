@@ -22,6 +22,7 @@ from assay.checks.policy import PolicyPack
 from assay.checks.ranking import Ranking, RankMetric, rank
 from assay.dashboards.artifacts import key_of
 from assay.dashboards.comparison import render_comparison
+from assay.dashboards.escape import markdown_text
 from assay.dashboards.i18n import REPORT_FILES
 from assay.data import loaders
 from assay.flows.audit import Audited, AuditSpec, AuditSummary, check_contract, run_audit
@@ -124,7 +125,8 @@ def check_round(rnd: Round) -> SharedInputs:
     if not loaders.is_file(rnd.data):
         raise AssayInputError(f"{rnd.path}: field 'data': no such file {rnd.data}")
     # As each audit sees it (see load_inputs).
-    data, _ = loaders.evaluation_rows(loaders.read_table(rnd.data), profile, rnd.data)
+    table = loaders.read_table(rnd.data, text_columns=[profile.id_column])
+    data, _ = loaders.evaluation_rows(table, profile, rnd.data)
     contract, contract_path = loaders.load_contract(profile, profile_path)
     check_contract(profile, data, contract, contract_path, rnd.data)
     # Two manifests with one id would be one subject in the ledger and one name in the ranking.
@@ -405,9 +407,12 @@ def procurement_round(
     create_link_artifact(
         key=key_of(profile.id, "round", rnd.spec.id, "report"),
         link=(entry.path / "report.html").resolve().as_uri(),
-        link_text=f"{entry.audit_id} comparison",
-        description=f"{len(outcomes)} candidates under {pack.id} {pack.version}; "
-        f"eligible: {', '.join(stored.eligible) or 'none'}",
+        # Prefect's UI renders link texts and descriptions as markdown.
+        link_text=markdown_text(f"{entry.audit_id} comparison"),
+        description=markdown_text(
+            f"{len(outcomes)} candidates under {pack.id} {pack.version}; "
+            f"eligible: {', '.join(stored.eligible) or 'none'}"
+        ),
     )
     return RoundSummary(
         round_id=rnd.spec.id,

@@ -133,7 +133,7 @@ def test_artifact_keys_are_lowercase_letters_digits_and_single_dashes(service, c
 def test_a_regression_is_listed_with_its_interval_and_the_steady_rows_are_counted() -> None:
     text = render_monitor_markdown(_record(_report()))
     assert text.startswith("# welfare-review.vendor-c.v4: regression\n")
-    assert f"compared with **{PREVIOUS}**" in text and "`2026-10.parquet`" in text
+    assert f"compared with **{PREVIOUS}**" in text and "on window 2026-10.parquet (SHA-256" in text
     regressions = _section(text, "Regressions beyond tolerance")
     assert _row(regressions, "fairness.group_metrics", "fpr_gap", "age_band") == (
         "| fairness.group_metrics | fpr_gap | age_band | 0.050 | 0.140 | +0.090 [+0.070, +0.110] |"
