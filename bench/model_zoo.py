@@ -440,7 +440,8 @@ def explain_alone(candidate: Path, data: Path, service: Path, policy: str, pickl
     profile, _ = loaders.load_profile(str(service))
     pack, _ = loaders.load_policy(policy)
     cand = load_candidate(candidate, trust_pickle=pickle_ok)
-    frame, labels = loaders.evaluation_rows(loaders.read_table(data), profile, data)
+    table = loaders.read_table(data, text_columns=[profile.id_column])
+    frame, labels = loaders.evaluation_rows(table, profile, data)
     outputs = cand.outputs(frame, profile.id_column, data)
     ctx = AuditContext(
         profile=profile,

@@ -8,6 +8,8 @@ import hashlib
 import os
 import re
 from collections import Counter
+from collections.abc import Collection
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,16 +19,46 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay.checks.checklist import Answer, Answers
-from assay.checks.context import FeatureInfo, ServiceProfile
+from assay.checks.context import MISSING_GROUP, FeatureInfo, ServiceProfile
 from assay.checks.errors import AssayInputError
 from assay.checks.policy import PolicyPack, extend_pack
 from assay.data import limits
 
 M = TypeVar("M", bound=BaseModel)
+# How far an answer's date may run ahead of UTC's: Korea's calendar is a day ahead until 09:00 UTC.
+ANSWER_DATE_SKEW = timedelta(days=1)
 SERVICES_DIR = Path(str(resources.files("assay.data") / "services"))
 POLICIES_DIR = Path(str(resources.files("assay.policies")))
 # libyaml's safe loader when PyYAML was built with it: ten times faster on a policy pack.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class RepeatedKeyError(yaml.YAMLError):
+    """A mapping gives one key twice (PyYAML would silently keep the last value)."""
+
+    def __init__(self, key: object, first_line: int, second_line: int) -> None:
+        super().__init__(f"key {key!r} given twice (lines {first_line} and {second_line})")
+
+
+class UniqueKeyLoader(_FAST_LOADER):  # type: ignore[misc,valid-type]
+    """The safe YAML loader (libyaml's parser where available) that refuses a key given twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Return the mapping of `node`, or raise RepeatedKeyError naming the key and both lines."""
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue  # `<<: *anchor` keys may be overridden on purpose: that is what merging is
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise RepeatedKeyError(key, seen[key], line)
+                seen[key] = line
+            except TypeError:
+                continue  # an unhashable key: the base constructor says so
+        return super().construct_mapping(node, deep=deep)
 
 
 def sha256_file(path: Path) -> str:
@@ -61,7 +93,9 @@ def load_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise AssayInputError(f"{path}: cannot read ({exc})") from None
     try:
-        data = yaml.load(text, Loader=SAFE_LOADER)
+        data = yaml.load(text, Loader=UniqueKeyLoader)
+    except RepeatedKeyError as exc:
+        raise AssayInputError(f"{path}: {exc}; give each key once") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -226,20 +260,39 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError) -> AssayInputError:
 
 
 def _parquet_columns(path: Path) -> list[str]:
-    """Return a Parquet file's column names from its schema, without reading any rows."""
+    """Return a Parquet file's column names from its footer; refuse too many rows, cells or bytes.
+
+    Only the footer is read: the limits hold before any row is decoded.
+    """
     import pyarrow.parquet as pq
 
     try:
-        return list(pq.read_schema(path).names)
+        footer = pq.read_metadata(path)
+        names = list(footer.schema.to_arrow_schema().names)
+        unpacked = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
     except Exception as exc:  # pyarrow raises several types for a broken footer
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AssayInputError(f"{path}: cannot read as parquet ({first})") from None
+    rows = footer.num_rows
+    for value, limit, what in (
+        (rows, limits.MAX_ROWS, "rows"),
+        (rows * len(names), limits.MAX_CELLS, f"cells ({rows:,} rows x {len(names):,} columns)"),
+        (unpacked, limits.MAX_PARQUET_UNCOMPRESSED_BYTES, "bytes uncompressed"),
+    ):
+        if value > limit:
+            raise AssayInputError(
+                f"{path}: {value:,} {what}, over the limit of {limit:,} for a parquet file "
+                "(split the evaluation set or sample it)"
+            )
+    return names
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, text_columns: Collection[str] = ()) -> pd.DataFrame:
     """Read a CSV or Parquet file within the limits of `assay.data.limits`, or raise a one-line error.
 
-    The size, the header (CSV) or schema (Parquet) are checked before any row is read.
+    The size, the header (CSV) or schema (Parquet) are checked before any row is read. A CSV's
+    `text_columns` (ids) are read as written, not as numbers: "007" and "7" are two ids, "0" and
+    "00" too. Parquet columns keep the type the file gives them.
     """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
@@ -265,7 +318,10 @@ def read_table(path: Path) -> pd.DataFrame:
     if twice:
         raise AssayInputError(f"{path}: column {twice[0]!r} appears more than once in the header")
     try:
-        data = pd.read_csv(path, encoding="utf-8") if kind == "csv" else pd.read_parquet(path)
+        if kind == "csv":
+            data = pd.read_csv(path, encoding="utf-8", dtype=dict.fromkeys(text_columns, str))
+        else:
+            data = pd.read_parquet(path)
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, exc) from None
     except Exception as exc:  # parsers raise many types; the user needs the file and the gist
@@ -337,7 +393,7 @@ def check_ids(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> None:
 
 
 def check_sensitive(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> None:
-    """Refuse a sensitive column no group can be read from, or with more groups than the limit."""
+    """Refuse a sensitive column with no group, too many groups, or a group its empty cells would join."""
     for attr in profile.sensitive_attributes:
         values = data[attr.column]
         what = f"{path}: column {attr.column!r} (sensitive attribute {attr.name!r})"
@@ -349,12 +405,25 @@ def check_sensitive(data: pd.DataFrame, profile: ServiceProfile, path: Path) -> 
                 odd = present[pd.to_numeric(present, errors="coerce").isna()]
                 shown = str((odd if len(odd) else present).iloc[0])
                 raise AssayInputError(f"{what} must be numeric to be binned (found {shown!r})")
-            continue
-        groups = int(values.nunique(dropna=True))
-        if groups > limits.MAX_GROUPS:
+        else:
+            groups = int(values.nunique(dropna=True))
+            if groups > limits.MAX_GROUPS:
+                raise AssayInputError(
+                    f"{what} has {groups:,} distinct values, over the limit of {limits.MAX_GROUPS} groups "
+                    "per attribute (bin it in the service profile, or check the column)"
+                )
+        # Only a bin so labelled, or an unbinned column with empty cells, can collide.
+        collides = MISSING_GROUP in attr.labels if attr.labels is not None else values.isna().any()
+        grouped = attr.groups(values) if collides else None
+        if grouped is not None and grouped.isna().any() and (grouped == MISSING_GROUP).any():
+            # The label of empty cells is fixed (reports and checks name it), so a real group of that
+            # name cannot be told apart from them: refused rather than silently merged.
+            empty, kind = "empty cells", "the value"
+            if attr.bins is not None:
+                empty, kind = "empty cells or values outside every bin", "a bin labelled"
             raise AssayInputError(
-                f"{what} has {groups:,} distinct values, over the limit of {limits.MAX_GROUPS} groups "
-                "per attribute (bin it in the service profile, or check the column)"
+                f"{what} has {empty} and {kind} {MISSING_GROUP!r}, the group name given to empty "
+                f"cells: the two would be merged (rename {MISSING_GROUP!r}, or fill the empty cells)"
             )
 
 
@@ -377,8 +446,12 @@ def evaluation_rows(
     return data, binary_labels(data, profile, path)
 
 
-def load_answers(path: Path, pack: PolicyPack) -> dict[str, Answer]:
-    """Load a checklist answers file for `pack`; every question id must be one of the pack's."""
+def load_answers(path: Path, pack: PolicyPack, today: date | None = None) -> dict[str, Answer]:
+    """Load a checklist answers file for `pack`; every question id must be one of the pack's.
+
+    An answer must be of its question's kind and dated no later than `today` (UTC's date unless
+    given) plus ANSWER_DATE_SKEW: a person writes their own calendar's date, up to a day ahead.
+    """
     answers = load_model(path, Answers)
     if answers.policy not in (pack.id, *(entry.split("@")[0] for entry in pack.lineage)):
         raise AssayInputError(
@@ -388,14 +461,19 @@ def load_answers(path: Path, pack: PolicyPack) -> dict[str, Answer]:
     unknown = sorted(set(answers.answers) - known)
     if unknown:
         raise AssayInputError(f"{path}: field 'answers.{unknown[0]}': no such question in policy {pack.id!r}")
+    latest = (today or datetime.now(UTC).date()) + ANSWER_DATE_SKEW
     for _, q in pack.questions():
         given = answers.answers.get(q.id)
-        if q.kind == "number" and given is not None and given.answer is not None:
-            value = given.number()
-            if value is None or value < 0:
-                raise AssayInputError(
-                    f"{path}: field 'answers.{q.id}.answer': expected a number ≥ 0, got {given.answer!r}"
-                )
+        if given is None:
+            continue
+        fault = q.fault(given)
+        if fault is not None:
+            raise AssayInputError(f"{path}: field 'answers.{q.id}.answer': {fault}")
+        if given.answered_at is not None and given.answered_at > latest:
+            raise AssayInputError(
+                f"{path}: field 'answers.{q.id}.answered_at': {given.answered_at} is in the future "
+                f"(the latest date accepted is {latest}); give the date the answer was given"
+            )
     if pack.impact_levels is not None:
         try:
             pack.impact_levels.check_answers(answers.answers)

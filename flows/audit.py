@@ -35,6 +35,7 @@ from assay.checks.registry import all_checks, get_check, run_check
 from assay.checks.results import CheckResult, Status
 from assay.checks.triage import triage
 from assay.dashboards.artifacts import artifact_key, render_monitor_markdown, verdict_rows
+from assay.dashboards.escape import markdown_text, spreadsheet_cell
 from assay.dashboards.i18n import REPORT_FILES
 from assay.dashboards.report import render_report
 from assay.data import loaders
@@ -132,7 +133,8 @@ def load_inputs(spec: AuditSpec) -> Inputs:
     answers = loaders.load_answers(spec.answers, policy) if spec.answers else {}
     contract, contract_path = loaders.load_contract(profile, profile_path)
     candidate = load_candidate(spec.candidate, trust_pickle=spec.trust_pickle)
-    data, labels = loaders.evaluation_rows(loaders.read_table(spec.data), profile, spec.data)
+    table = loaders.read_table(spec.data, text_columns=[profile.id_column])
+    data, labels = loaders.evaluation_rows(table, profile, spec.data)
     asked = [f for f in candidate.manifest.input_features if f in profile.free_text]
     if asked:
         raise AssayInputError(
@@ -220,7 +222,7 @@ def prechecked(spec: AuditSpec) -> Iterator[Prechecked]:
     probe_endpoint(inputs, spec)
     if inputs.candidate.predictions is not None:
         # Joining a predictions file costs milliseconds: ids that do not join fail here too.
-        inputs.candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
+        inputs.candidate.outputs(inputs.data, inputs.profile.id_column, spec.data, inputs.labels)
     checked = Prechecked(spec, inputs, contract, loaded - start, time.perf_counter() - loaded)
     token = PRECHECKED.set(checked)
     try:
@@ -235,7 +237,7 @@ def score_candidate(inputs: Inputs, spec: AuditSpec) -> Outputs:
     candidate = inputs.candidate
     if candidate.determinism is None:
         probe_endpoint(inputs, spec)
-    return candidate.outputs(inputs.data, inputs.profile.id_column, spec.data)
+    return candidate.outputs(inputs.data, inputs.profile.id_column, spec.data, inputs.labels)
 
 
 def probe_endpoint(inputs: Inputs, spec: AuditSpec) -> None:
@@ -313,10 +315,13 @@ def run_key(spec: AuditSpec, inputs: Inputs) -> str:
 def metrics_csv(record: AuditRecord) -> bytes:
     """Return the record's published metric rows as a long-format CSV table (small cells blank)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180's CRLF: the writer then quotes a name holding either line break, so no name can end a row.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*METRIC_COLUMNS, "suppressed"])
     for values in record.published_rows():
-        writer.writerow(["" if values[c] is None else values[c] for c in (*METRIC_COLUMNS, "suppressed")])
+        # Names (groups, attributes, features) come from the agency's data: never a formula.
+        cells = (values[c] for c in (*METRIC_COLUMNS, "suppressed"))
+        writer.writerow(["" if v is None else spreadsheet_cell(v) for v in cells])
     return out.getvalue().encode()
 
 
@@ -453,13 +458,16 @@ def publish_artifacts(ledger: Path, audit_id: str) -> None:
     create_table_artifact(
         key=f"{key}-verdicts",
         table=verdict_rows(record),
-        description=f"{record.audit_id}: {record.recommendation.value} under "
-        f"{record.policy['id']} {record.policy['version']}",
+        # Prefect's UI renders descriptions and link texts as markdown.
+        description=markdown_text(
+            f"{record.audit_id}: {record.recommendation.value} under "
+            f"{record.policy['id']} {record.policy['version']}"
+        ),
     )
     create_link_artifact(
         key=f"{key}-report",
         link=(entry.path / "report.html").resolve().as_uri(),
-        link_text=f"{record.audit_id} report",
+        link_text=markdown_text(f"{record.audit_id} report"),
         description=f"Sealed as {entry.manifest_sha256[:16]}",
     )
 

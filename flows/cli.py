@@ -15,6 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay.checks.errors import AssayInputError
+from assay.flows.ephemeral import tie_temporary_server
+from assay.flows.usage import USAGE_ERRORS, usage_message, version_line
 from assay.ledger.store import LedgerIntegrityError
 from assay.policies import DEFAULT_POLICY
 
@@ -23,6 +25,8 @@ EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL = 1, 2, 3, 4
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # Every command and group inherits -h beside --help.
+    context_settings={"help_option_names": ["-h", "--help"]},
     # Markdown joins a docstring's wrapped lines into one paragraph in --help.
     rich_markup_mode="markdown",
     help=(
@@ -48,9 +52,21 @@ class UserError(Exception):
         self.code = code
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(version_line() + "\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _setup(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print assay's version and exit."
+        ),
+    ] = False,
 ) -> None:
     # Set before prefect is imported (commands import it lazily to keep --help fast).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -106,8 +122,9 @@ SignKeyOpt = Annotated[
     Path | None,
     typer.Option(
         "--sign-key",
-        help="Sign every sealed entry's manifest with this ed25519 private key (from `assay keys "
-        "generate`); `assay verify --public-key` then checks the signatures.",
+        help="Sign every sealed entry's manifest, and HEAD (the ledger's checkpoint), with this "
+        "ed25519 private key (from `assay keys generate`); `assay verify --public-key` then checks "
+        "the signatures.",
     ),
 ]
 PolicyOpt = Annotated[str, typer.Option(help="Policy pack: shipped id or YAML path.")]
@@ -238,6 +255,7 @@ def _run_round(
 
     # The inputs every candidate shares are checked before Prefect starts (the flow reuses them).
     with checked_round(round_file, policy, answers) as rnd:
+        tie_temporary_server()
         names = ", ".join(c.parent.name for c in rnd.candidates)
         with err.status(f"Auditing {names} concurrently (Prefect, {task_runner})…"):
             summary = procurement_round(
@@ -300,6 +318,7 @@ def audit(
     )
     # Every input is loaded and validated before Prefect starts; the flow reuses them.
     with err.status(f"Auditing {candidate}…"), prechecked(spec):
+        tie_temporary_server()
         summary = audit_candidate(spec)
     err.print(_summary_table([summary], f"{summary.service} under {policy}"))
     _emit(summary.model_dump(), output)
@@ -367,6 +386,7 @@ def monitor(
         sign_key=sign_key,
     )
     check_inputs(spec)  # before Prefect starts: a wrong path costs a second, not a server start
+    tie_temporary_server()
     regressed = None
     with err.status(f"Auditing {candidate} on the latest window of {data}…"):
         try:
@@ -407,34 +427,82 @@ def verify(
         Path | None,
         typer.Option(
             "--public-key",
-            help="Also require every entry to carry a valid signature by this ed25519 public key.",
+            help="Also require every entry and HEAD (the signed checkpoint) to carry a valid "
+            "signature by this ed25519 public key.",
         ),
+    ] = None,
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            metavar="CHECKPOINT",
+            help="A checkpoint saved earlier (by `assay verify --output`, or published): the ledger "
+            "must still hold its entries, none cut off and none rewritten.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the verified checkpoint here instead of stdout (keep it for --since)."),
     ] = None,
 ) -> None:
     """Recompute every hash and link of the ledger; exit 3 naming the first broken file.
 
     Checks every file against its entry's manifest, each manifest against the hash its successor
-    (or HEAD) recorded, the order of the entries, and any signature's form. With --public-key
-    every entry must be signed by that key (`entries/NNNNNN/manifest.sig`).
+    (or HEAD) recorded, the order of the entries, that entries/ holds nothing else, and any
+    signature's form. With --public-key every entry and HEAD must be signed by that key. With
+    --since the ledger must still have at least the checkpoint's entries, with the same manifest
+    at its last one. On success prints the ledger's checkpoint (HEAD: entry count and newest
+    manifest hash, signed when the ledger is) as JSON: keep it, or publish it, to check later with
+    --since that nothing was cut off or rewritten since.
     """
+    from assay.ledger import checkpoint
     from assay.ledger.signing import fingerprint, load_public_key
     from assay.ledger.store import Ledger
 
     key = load_public_key(public_key) if public_key is not None else None
+    seen = checkpoint.load(since) if since is not None else None
     store = Ledger(ledger)
     if not store.root.is_dir():
         raise UserError(f"{ledger}: no such ledger folder")
-    problems = store.verify(key)
+    problems = store.verify(key, seen)
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise UserError(f"ledger integrity failure: {problems[0]}{more}", EXIT_INTEGRITY)
-    signed = f", every entry signed by key {fingerprint(key)}" if key is not None else ""
+    head = store.head()
+    if key is not None:
+        signed = f", every entry signed by key {fingerprint(key)}, and HEAD too"
+    elif head is not None and head.signature is not None:
+        signed = f"; HEAD names key {head.signed_by()} (pass --public-key to check the signatures)"
+    elif head is not None:
+        signed = "; HEAD is not signed: entries cut from the end go unnoticed without --since"
+    else:
+        signed = ""
+    held = f", and it holds checkpoint {since} (entry {seen.seq})" if seen is not None else ""
+    if head is None:
+        held += "; no checkpoint (the ledger has no entries)"
+    else:
+        text = head.document().decode()
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            _write_atomic(output, text.encode())
     err.print(
         "[green]ok[/]: "
-        + escape(f"{len(store.entries())} entries in {ledger}, every hash and link intact{signed}"),
+        + escape(f"{len(store.entries())} entries in {ledger}, every hash and link intact{signed}{held}"),
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all: a temporary file beside it, then a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
 
 
 def _history_rows(ledger: Path) -> list[dict[str, Any]]:
@@ -615,7 +683,7 @@ def main() -> None:
     """Run the CLI, turning user mistakes into one-line errors with their exit codes."""
     try:
         # Outside standalone mode click returns a command's exit code instead of exiting.
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="assay")
     except UserError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
@@ -632,12 +700,10 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors carry their own exit code (2)
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except USAGE_ERRORS as exc:  # an unknown command or option, a missing one, a bad value
+        err.print(f"[red]error:[/] {escape(usage_message(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:
         # Not the user's mistake, and it must not read as a failed gate (exit 1).
         detail = str(exc).splitlines()[0] if str(exc) else ""
         err.print(

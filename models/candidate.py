@@ -20,6 +20,7 @@ from assay.data.loaders import beside, is_file, load_model, read_table, sha256_f
 from assay.models.endpoint import EndpointModel, IntakeLog
 from assay.models.manifest import CODE_FORMATS, CandidateManifest
 from assay.models.onnx_model import load_onnx
+from assay.models.trees import check_trees
 
 # Beyond skops' own trusted list: scikit-learn's fitted-tree containers. They hold arrays only and
 # run no code when loaded; anything else a file asks for is refused.
@@ -29,6 +30,12 @@ EXTRA_TRUSTED_TYPES = frozenset(
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }
 )
+
+
+# Fewest evaluation rows on which predictions equal to the labels in every row are taken for a leak:
+# a model right on 90% of cases gets 50 of 50 right with chance 0.9**50, about 0.5%. On fewer rows
+# a perfect record may be luck.
+MIN_ROWS_FOR_LEAK = 50
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class EstimatorModel:
     def __init__(self, estimator: Any, features: list[str], positive_class: Any) -> None:
         self._estimator = estimator
         self.features = list(features)
+        # Before anything scores: a malformed tree crashes scikit-learn's C code, not Python.
+        check_trees(estimator, len(self.features))
         classes = [str(c) for c in getattr(estimator, "classes_", [])]
         if str(positive_class) not in classes:
             raise AssayInputError(
@@ -160,8 +169,13 @@ class Candidate:
             info["coverage"] = self.coverage
         return info
 
-    def outputs(self, data: pd.DataFrame, id_column: str, data_path: Path) -> Outputs:
-        """Return the candidate's scores and decisions for the rows of `data`, in order."""
+    def outputs(
+        self, data: pd.DataFrame, id_column: str, data_path: Path, labels: np.ndarray | None = None
+    ) -> Outputs:
+        """Return the candidate's scores and decisions for the rows of `data`, in order.
+
+        With the rows' 0/1 `labels`, a predictions file that merely restates them is refused.
+        """
         threshold = self.manifest.output.threshold
         if self.access is not None:
             missing = [f for f in self.access.features if f not in data.columns]
@@ -178,7 +192,45 @@ class Candidate:
                     f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
                 ) from None
             return Outputs(scores, (scores >= threshold).astype(int))
-        return self._joined(data, id_column, data_path)
+        self._not_the_evaluation_file(data_path)
+        outputs = self._joined(data, id_column, data_path)
+        if labels is not None:
+            self._not_the_labels(outputs, np.asarray(labels))
+        return outputs
+
+    def _not_the_evaluation_file(self, data_path: Path) -> None:
+        """Refuse a predictions file that is the evaluation set itself (same path or same bytes)."""
+        same = is_file(data_path) and (
+            self.artifact_path.resolve() == data_path.resolve()
+            # Equal hashes need equal sizes: the data is hashed only when the sizes match.
+            or (
+                self.artifact_path.stat().st_size == data_path.stat().st_size
+                and sha256_file(data_path) == self.sha256
+            )
+        )
+        if same:
+            raise AssayInputError(
+                f"{self.artifact_path}: this predictions file is the evaluation set {data_path} itself "
+                "(the same bytes); predictions must be the candidate's outputs, not the agency's data"
+            )
+
+    def _not_the_labels(self, outputs: Outputs, labels: np.ndarray) -> None:
+        """Refuse predictions that reproduce the evaluation labels in every row (label leakage)."""
+        if len(labels) < MIN_ROWS_FOR_LEAK:
+            return  # a perfect record on a handful of rows can be luck
+        assert self.manifest.predictions is not None
+        spec = self.manifest.predictions
+        if outputs.scores is not None and np.array_equal(outputs.scores, labels):
+            column = spec.score_column
+        elif spec.decision_column is not None and np.array_equal(outputs.decisions, labels):
+            column = spec.decision_column
+        else:
+            return
+        raise AssayInputError(
+            f"{self.artifact_path}: column {column!r} reproduces the evaluation labels exactly in all "
+            f"{len(labels):,} rows (label leakage: no model predicts a holdout perfectly; these are "
+            "its labels, not the candidate's predictions)"
+        )
 
     def _joined(self, data: pd.DataFrame, id_column: str, data_path: Path) -> Outputs:
         """Join the predictions file to the evaluation rows on the id; every id must match once."""
@@ -227,6 +279,26 @@ class Candidate:
         return Outputs(scores, decisions)
 
 
+def _inside(path: Path, location: str) -> Path:
+    """Return the file `location` leads to, refusing one outside the folder of candidate.yaml.
+
+    The vendor's package may not point into the agency's files around it: not by climbing out,
+    not by an absolute path, not through a symbolic link (the path is resolved, links followed).
+    """
+    where = f"{path}: field 'location'"
+    folder = beside(path.parent, ".", where)
+    artifact = beside(folder, location, where)
+    if artifact.is_relative_to(folder):
+        return artifact
+    if os.path.isabs(location):
+        why = "an absolute path; give it relative to candidate.yaml"
+    elif os.path.normpath(location).split(os.sep)[0] == os.pardir:
+        why = "a relative location must stay inside it"
+    else:
+        why = f"through a symbolic link, to {artifact}"
+    raise AssayInputError(f"{where}: {location!r} leaves the candidate's folder ({why})")
+
+
 def load_candidate(path: Path, trust_pickle: bool = False) -> Candidate:
     """Read candidate.yaml and open what it points to, refusing anything unsafe or malformed."""
     manifest = load_model(path, CandidateManifest)
@@ -239,18 +311,12 @@ def load_candidate(path: Path, trust_pickle: bool = False) -> Candidate:
     if manifest.format == "endpoint":
         assert manifest.endpoint is not None
         log = IntakeLog()
-        model = EndpointModel(manifest.endpoint, manifest.input_features, log)
+        model = EndpointModel(manifest.endpoint, manifest.input_features, log, candidate=manifest.id)
         # No file to hash: the fingerprint is the endpoint's contract as the manifest states it.
         contract = json.dumps(manifest.endpoint.model_dump(mode="json"), sort_keys=True).encode()
         return Candidate(manifest, path, path, hashlib.sha256(contract).hexdigest(), model, intake_log=log)
     assert manifest.location is not None
-    if os.path.normpath(manifest.location).split(os.sep)[0] == os.pardir:
-        # The vendor's package may not point into the agency's files around it.
-        raise AssayInputError(
-            f"{path}: field 'location': {manifest.location!r} leaves the candidate's folder "
-            "(a relative location must stay inside it)"
-        )
-    artifact = beside(path.parent, manifest.location, f"{path}: field 'location'")
+    artifact = _inside(path, manifest.location)
     if not is_file(artifact):
         folder = os.path.isdir(artifact)
         problem = f"{artifact} is a folder, not a file" if folder else f"no such file {artifact}"
@@ -268,8 +334,8 @@ def load_candidate(path: Path, trust_pickle: bool = False) -> Candidate:
         access = load_pickled(artifact, raw, manifest.format, features, positive)
         return Candidate(manifest, path, artifact, sha256, access, pickle_trusted=True)
     assert manifest.predictions is not None
-    preds = read_table(artifact)
     spec = manifest.predictions
+    preds = read_table(artifact, text_columns=[spec.id_column])
     cols = [spec.id_column, spec.score_column, spec.decision_column]
     missing = [c for c in cols if c is not None and c not in preds.columns]
     if missing:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,22 @@ def sparse(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
     os.truncate(target, int(args["bytes"]))
 
 
+def bomb(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
+    """Write a Parquet file of `rows` rows of one repeated value: megabytes that decode to gigabytes.
+
+    Written in row groups of the same small table, so making it takes seconds and little memory.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, group = int(args.get("rows", 300_000_000)), 10_000_000
+    names = args.get("columns", ["case_id"])
+    chunk = pa.table({name: pa.array(np.zeros(min(rows, group), dtype=np.int8)) for name in names})
+    with pq.ParquetWriter(target, chunk.schema, compression="zstd") as writer:
+        for start in range(0, rows, group):
+            writer.write_table(chunk.slice(0, min(group, rows - start)), row_group_size=group)
+
+
 def garbage(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
     """Write `bytes` of deterministic binary noise."""
     rng = np.random.default_rng(0)
@@ -102,13 +119,23 @@ def garbage(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
 
 
 def manifest(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
-    """Write the good candidate.yaml with fields set or removed (location: the good model's path)."""
+    """Write the good candidate.yaml with fields set or removed (location: a copy of the good model).
+
+    The copy sits beside the manifest: a location must not lead out of the candidate's folder.
+    """
     body = yaml.safe_load(good.candidate.read_text(encoding="utf-8"))
-    body["location"] = str(good.model)
+    body["location"] = "model.skops"
+    if "location" not in args.get("set", {}) and not (target.parent / "model.skops").exists():
+        shutil.copyfile(good.model, target.parent / "model.skops")
     for key in args.get("unset", []):
         body.pop(key, None)
     body.update(_fill(args.get("set", {}), case))
     target.write_text(yaml.safe_dump(body, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def link(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
+    """Make `target` a symbolic link to `to` (a file or a folder, anywhere)."""
+    target.symlink_to(args["to"])
 
 
 def _fill(value: Any, case: Path) -> Any:
@@ -136,6 +163,65 @@ def skops_model(target: Path, args: dict[str, Any], good: Good, case: Path) -> N
         x = pd.DataFrame({"a": [0.0, 1, 2, 3], "b": [1.0, 0, 1, 0], "c": [0.0, 0, 1, 1]})
         model = LogisticRegression().fit(x, [0, 1, 0, 1])
     sio.dump(model, target)
+
+
+def tampered_tree(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
+    """Write the good candidate's features fitted by a tree model whose `tree`-th Tree was edited.
+
+    `estimator` is `tree` or `forest`; `edit` is `child` (a child index out of range), `cycle` (a
+    child pointing back at the root), `feature` (a feature index out of range) or `threshold` (NaN).
+    The arrays are changed inside the skops zip, as a hostile vendor would.
+    """
+    import io
+    import json
+    import zipfile
+
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    features = yaml.safe_load(good.candidate.read_text(encoding="utf-8"))["input_features"]
+    x, y = good.frame[features], good.frame["irregularity_found"]
+    if args.get("estimator", "tree") == "forest":
+        model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0)
+    else:
+        model = DecisionTreeClassifier(max_depth=4, random_state=0)
+    sio.dump(model.fit(x, y), target)
+    with zipfile.ZipFile(target) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    trees: list[str] = []
+
+    def find(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("__class__") == "Tree" and node.get("__module__") == "sklearn.tree._tree":
+                trees.append(node["content"]["content"]["nodes"]["file"])
+            for value in node.values():
+                find(value)
+        elif isinstance(node, list):
+            for value in node:
+                find(value)
+
+    find(json.loads(members["schema.json"]))
+    name = trees[int(args.get("tree", 0))]
+    nodes = np.load(io.BytesIO(members[name]), allow_pickle=False)
+    inner = int(np.flatnonzero(nodes["left_child"] != -1)[-1])  # the last split node
+    edit = args["edit"]
+    if edit == "child":
+        nodes["left_child"][inner] = int(args.get("child", 99_999))
+    elif edit == "cycle":
+        nodes["right_child"][inner] = 0
+    elif edit == "feature":
+        nodes["feature"][inner] = int(args.get("feature", 4_000_000))
+    elif edit == "threshold":
+        nodes["threshold"][inner] = np.nan
+    else:
+        raise ValueError(f"unknown edit {edit}")
+    buffer = io.BytesIO()
+    np.save(buffer, nodes, allow_pickle=False)
+    members[name] = buffer.getvalue()
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for member, raw in members.items():
+            zf.writestr(member, raw)
 
 
 def cut(target: Path, args: dict[str, Any], good: Good, case: Path) -> None:
@@ -170,9 +256,12 @@ RECIPES: dict[str, Callable[[Path, dict[str, Any], Good, Path], None]] = {
     "table": table,
     "wide": wide,
     "sparse": sparse,
+    "bomb": bomb,
     "garbage": garbage,
     "manifest": manifest,
+    "link": link,
     "skops": skops_model,
+    "tampered_tree": tampered_tree,
     "cut": cut,
     "onnx": onnx_model,
     "pickle": pickled,

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from corpus_recipes import RECIPES, Good
-from loopback import serving
+from loopback import drip_headers, send_json, serving
 
 from assay.flows.cli import main
 
@@ -39,19 +39,14 @@ def _load(path: Path) -> dict[str, Any]:
     return case
 
 
-def _respond(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
 def _endpoint(behaviour: str) -> type[BaseHTTPRequestHandler]:
     """Return a handler that answers every batch in one wrong way."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            if behaviour == "drip_headers":
+                drip_headers(self)
+                return
             rows = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["rows"]
             n = len(rows)
             answers = {
@@ -63,7 +58,7 @@ def _endpoint(behaviour: str) -> type[BaseHTTPRequestHandler]:
                 "oversize": (200, {"scores": [0.5] * n, "padding": "x" * 65536}),
             }
             status, payload = answers[behaviour]
-            _respond(self, status, json.dumps(payload).encode())
+            send_json(self, status=status, body=json.dumps(payload).encode())
 
         def log_message(self, *args: Any) -> None:
             pass
