@@ -415,7 +415,7 @@ def end_to_end(cell: Cell, counts: np.ndarray) -> tuple[int, float | None, float
     )
     result = group_metrics(ctx)
     low, high = GATES[cell.metric]
-    evidence = Evidence(check="fairness.group_metrics", metric=cell.metric, min=low, max=high)
+    evidence = Evidence(basis="agency", check="fairness.group_metrics", metric=cell.metric, min=low, max=high)
     status, _, _ = judge_evidence(evidence, result, MINIMUM)
     code = {VerdictStatus.FAIL: FAIL, VerdictStatus.PASS: PASS}.get(status, UNDECIDED)
     first = sorted(result.rows(cell.metric), key=lambda r: r.group or "")[0]

@@ -35,6 +35,10 @@ class Evidence(BaseModel):
     attribute: str | None = None
     # Which groupings' rows count: single attributes, their intersections, or both.
     groups: Literal["attributes", "intersections", "all"] = "attributes"
+    # Who set the threshold: a text of law (`cite` names where) or the agency's own choice. Reports
+    # and reasons never present an agency threshold as the law (../shared/REGULATIONS.md).
+    basis: Literal["law", "agency"]
+    cite: str | None = Field(default=None, min_length=1)
     why: Text | None = None
 
     @model_validator(mode="after")
@@ -48,6 +52,8 @@ class Evidence(BaseModel):
             raise ValueError("evidence needs a 'min' or a 'max'")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"impossible range: min {self.min} > max {self.max}")
+        if self.basis == "law" and self.cite is None:
+            raise ValueError("a threshold with 'basis: law' needs 'cite': the text that sets the number")
         return self
 
     def bounds(self) -> str:
@@ -143,6 +149,9 @@ def extend_pack(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"overrides.{i}: clause {ov.clause} has no evidence {ov.check} {ov.metric}")
         for e in hits:
             e.update({k: v for k, v in (("min", ov.min), ("max", ov.max)) if v is not None})
+            # A threshold the extending pack changed is its own choice, whatever set the base's.
+            e.update(basis="agency")
+            e.pop("cite", None)
     merged["clauses"] = clauses + list(child.get("clauses") or [])
     merged["lineage"] = [*base.get("lineage", []), f"{base.get('id')}@{base.get('version')}"]
     return merged

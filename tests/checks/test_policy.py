@@ -16,7 +16,9 @@ from assay.checks.policy import (
 )
 from assay.checks.results import MetricRow
 
-EV = Evidence(check="fairness.group_metrics", metric="selection_rate_ratio", min=0.8, max=1.25)
+EV = Evidence(
+    basis="agency", check="fairness.group_metrics", metric="selection_rate_ratio", min=0.8, max=1.25
+)
 
 
 def _row(value, low=None, high=None, n=1000):
@@ -86,12 +88,30 @@ def test_recommendation_follows_from_verdicts(verdicts, expected) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"check": "fairness.nope", "metric": "x", "max": 1}, "unknown check id"),
-        ({"check": "fairness.group_metrics", "metric": "nope", "max": 1}, "reports no metric"),
-        ({"check": "fairness.group_metrics", "metric": "tpr", "min": 2, "max": 1}, "impossible"),
-        ({"check": "fairness.group_metrics", "metric": "tpr"}, "needs a 'min' or a 'max'"),
-        ({"check": "fairness.group_metrics", "metric": "tpr", "min": float("nan")}, "finite number"),
-        ({"check": "fairness.group_metrics", "metric": "tpr", "max": float("-inf")}, "finite number"),
+        ({"check": "fairness.nope", "metric": "x", "basis": "agency", "max": 1}, "unknown check id"),
+        (
+            {"check": "fairness.group_metrics", "metric": "nope", "basis": "agency", "max": 1},
+            "reports no metric",
+        ),
+        (
+            {"check": "fairness.group_metrics", "metric": "tpr", "basis": "agency", "min": 2, "max": 1},
+            "impossible",
+        ),
+        ({"check": "fairness.group_metrics", "metric": "tpr", "basis": "agency"}, "needs a 'min' or a 'max'"),
+        ({"check": "fairness.group_metrics", "metric": "tpr", "max": 0.5}, "basis"),
+        ({"check": "fairness.group_metrics", "metric": "tpr", "basis": "law", "max": 0.5}, "needs 'cite'"),
+        (
+            {"check": "fairness.group_metrics", "metric": "tpr", "basis": "statute", "max": 0.5},
+            "'law' or 'agency'",
+        ),
+        (
+            {"check": "fairness.group_metrics", "metric": "tpr", "basis": "agency", "min": float("nan")},
+            "finite number",
+        ),
+        (
+            {"check": "fairness.group_metrics", "metric": "tpr", "basis": "agency", "max": float("-inf")},
+            "finite number",
+        ),
     ],
 )
 def test_bad_evidence_is_refused(kwargs, message) -> None:

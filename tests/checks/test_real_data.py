@@ -51,7 +51,9 @@ def test_group_error_rates_are_propublicas_and_rest_on_their_denominators(result
 
 
 def test_equalized_odds_fails_on_the_large_groups_beside_an_eleven_person_group(result: CheckResult) -> None:
-    evidence = Evidence(check="fairness.group_metrics", metric="equalized_odds_difference", max=0.10)
+    evidence = Evidence(
+        basis="agency", check="fairness.group_metrics", metric="equalized_odds_difference", max=0.10
+    )
     status, reasons, _ = judge_evidence(evidence, result, min_group_size=30)
     assert status == VerdictStatus.FAIL
     (reason,) = [str(r) for r in reasons]
@@ -63,7 +65,7 @@ def test_equalized_odds_fails_on_the_large_groups_beside_an_eleven_person_group(
 
 
 def test_the_race_gap_in_false_positives_is_decided_and_a_tiny_comparison_is_not(result: CheckResult) -> None:
-    evidence = Evidence(check="fairness.group_metrics", metric="fpr_ratio", min=0.8, max=1.25)
+    evidence = Evidence(basis="agency", check="fairness.group_metrics", metric="fpr_ratio", min=0.8, max=1.25)
     aa = _row(result, "fpr_ratio", "African-American")
     assert aa.ci_low > 1.25  # 1.92 times as often, simultaneously over the five comparisons
     status, reasons, _ = judge_evidence(evidence, result, min_group_size=30)

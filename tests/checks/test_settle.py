@@ -8,8 +8,10 @@ from assay.checks.disparity import compare_to_reference, summaries, summarize
 from assay.checks.policy import Evidence, VerdictStatus, judge_row
 from assay.checks.results import MetricRow
 
-GAP = Evidence(check="fairness.group_metrics", metric="fpr_gap", max=0.10)
-RATIO = Evidence(check="fairness.group_metrics", metric="selection_rate_ratio", min=0.8, max=1.25)
+GAP = Evidence(basis="agency", check="fairness.group_metrics", metric="fpr_gap", max=0.10)
+RATIO = Evidence(
+    basis="agency", check="fairness.group_metrics", metric="selection_rate_ratio", min=0.8, max=1.25
+)
 
 
 def _counts(groups: dict[str, tuple[int, int]]) -> tuple[np.ndarray, list[str]]:
@@ -70,6 +72,9 @@ def test_a_row_without_a_basis_below_the_minimum_needs_the_minimum() -> None:
     row = MetricRow(
         check_id="x", metric="m", attribute="a", group="g", value=0.5, ci_low=0.2, ci_high=0.8, n=12
     )
-    assert judge_row(row, Evidence(check=GAP.check, metric="tpr", max=0.9), 30)[0] == VerdictStatus.PASS
-    status, _, short = judge_row(row, Evidence(check=GAP.check, metric="tpr", max=0.1), 30)
+    assert (
+        judge_row(row, Evidence(basis="agency", check=GAP.check, metric="tpr", max=0.9), 30)[0]
+        == VerdictStatus.PASS
+    )
+    status, _, short = judge_row(row, Evidence(basis="agency", check=GAP.check, metric="tpr", max=0.1), 30)
     assert status == VerdictStatus.INCONCLUSIVE and short.cause == "thin" and short.more == {"g": 18}

@@ -125,7 +125,7 @@ def test_a_record_sealed_before_phrases_quotes_its_english_messages(results: lis
 
 def test_a_not_assessed_reason_says_the_checks_own_messages(results: list[CheckResult]) -> None:
     translate = i18n.translations("ko").gettext
-    evidence = Evidence(check="fairness.score_metrics", metric="roc_auc_gap", max=0.1)
+    evidence = Evidence(basis="agency", check="fairness.score_metrics", metric="roc_auc_gap", max=0.1)
     no_scores = results[2]
     _, (reason,), _ = judge_evidence(evidence, no_scores, min_group_size=30)
     assert str(reason) == "fairness.score_metrics roc_auc_gap: not assessed: the audit has no scores"

@@ -74,9 +74,9 @@ PACK = PolicyPack.model_validate(
                 "source": "test",
                 "verified": True,
                 "evidence": [
-                    {"check": FAIR, "metric": "fpr_ratio", "max": 1.25},
-                    {"check": FAIR, "metric": "fpr_gap", "max": 0.1},
-                    {"check": FAIR, "metric": "fpr", "max": 0.5},
+                    {"check": FAIR, "metric": "fpr_ratio", "basis": "agency", "max": 1.25},
+                    {"check": FAIR, "metric": "fpr_gap", "basis": "agency", "max": 0.1},
+                    {"check": FAIR, "metric": "fpr", "basis": "agency", "max": 0.5},
                 ],
             }
         ],

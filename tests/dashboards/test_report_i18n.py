@@ -209,7 +209,7 @@ def test_the_shared_environment_stays_untranslated() -> None:
 
 def _with_phrased_reasons() -> AuditRecord:
     """Return the record with its verdicts judged by the engine, so their reasons carry phrases."""
-    fpr_gap = Evidence(check="fairness.group_metrics", metric="fpr_gap", max=0.05)
+    fpr_gap = Evidence(basis="agency", check="fairness.group_metrics", metric="fpr_gap", max=0.05)
     row = MetricRow(check_id="fairness.group_metrics", metric="fpr_gap", attribute="age_band",
                     value=0.09, ci_low=0.07, ci_high=0.11, n=800)  # fmt: skip
     status, outside, _ = judge_row(row, fpr_gap, min_group_size=30)
@@ -304,7 +304,9 @@ def test_an_undecided_reason_says_what_would_settle_it_in_both_languages() -> No
 
     from assay.checks.disparity import compare_to_reference
 
-    ratio = Evidence(check="fairness.group_metrics", metric="selection_rate_ratio", min=0.8, max=1.25)
+    ratio = Evidence(
+        basis="agency", check="fairness.group_metrics", metric="selection_rate_ratio", min=0.8, max=1.25
+    )
     k, n = np.array([300.0, 26.0]), np.array([1000.0, 80.0])  # 0.30 against 0.325: ratio 1.08
     found = compare_to_reference("ratio", "selection_rate", k, n, n, ["korean", "foreign"], 0, 0.95, 30)[1]
     row = MetricRow(check_id=ratio.check, metric=ratio.metric, attribute="nationality", group="foreign",

@@ -83,7 +83,7 @@ BASE_PACK = {
             "title": {"ko": "공정", "en": "fair"},
             "source": "rule 1",
             "verified": False,
-            "evidence": [{"check": "fairness.group_metrics", "metric": EOD, "max": 0.1}],
+            "evidence": [{"check": "fairness.group_metrics", "metric": EOD, "basis": "agency", "max": 0.1}],
             "questions": [{"id": "b.q1", "topic": "governance", "text": {"ko": "질문", "en": "q"}}],
         }
     ],
@@ -104,7 +104,14 @@ CHILD_PACK = {
             "title": {"ko": "성능", "en": "performance"},
             "source": "rule 2",
             "verified": True,
-            "evidence": [{"check": "performance.classification", "metric": "balanced_accuracy", "min": 0.6}],
+            "evidence": [
+                {
+                    "check": "performance.classification",
+                    "metric": "balanced_accuracy",
+                    "basis": "agency",
+                    "min": 0.6,
+                }
+            ],
         }
     ],
 }

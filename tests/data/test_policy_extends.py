@@ -29,7 +29,9 @@ LOCAL = {
             "source": "Seoul welfare office rule 1",
             "verified": False,
             "severity": "advisory",
-            "evidence": [{"check": "fairness.score_metrics", "metric": "ece", "max": 0.03}],
+            "evidence": [
+                {"check": "fairness.score_metrics", "metric": "ece", "basis": "agency", "max": 0.03}
+            ],
         }
     ],
 }  # fmt: skip
