@@ -1,9 +1,12 @@
 """Applicability triage: from a few answers about a service, which rules apply and what to audit.
 
 Before an audit, an agency asks whether its service is high-impact AI under Korea's Framework Act
-(Art 2(4) and the ministry's 2026 guideline), whether Art 32's training-compute threshold is
-reached, which point of the EU AI Act's Annex III it falls under, which indicative impact level
-Canada's AIA would give, and so which policy packs (and their checks) the audit needs.
+(Art 2(4) and the ministry's 2026 guideline), whether Art 31's notice and labelling duties apply,
+whether Art 32's safety duties are reached (Decree 24(1)'s three criteria), whether a fully
+automated decision is lawful and which rights it gives (행정기본법 Art 20, PIPA Art 37-2), whether
+the EU AI Act prohibits the practice (Art 5) and which point of its Annex III it falls under, which
+indicative impact level Canada's AIA would give, and so which policy packs (and their checks) the
+audit needs.
 
 The rules are written below, one function per finding, each citing the clause ids of
 `../shared/REGULATIONS.md`; a `ClauseRef` whose id was not verified letter by letter against the
@@ -25,9 +28,12 @@ if TYPE_CHECKING:
     from assay.checks.context import ServiceProfile
     from assay.checks.policy import PolicyPack
 
-SCHEMA_VERSION = "1"
-# Framework Act Art 32: the safety duties of AI trained with at least this much compute (FLOPs), as
-# the Enforcement Decree sets it (not among REGULATIONS.md's verified facts).
+# 2: the answers and findings of Art 5, 6(3) profiling, Art 31, Decree 24(1) and fully automated
+# decisions were added; records of version 1 still read (every new answer is optional).
+SCHEMA_VERSION = "2"
+# Framework Act Art 32 + Decree 24(1): one of the three criteria of the safety duties, training
+# compute of at least this many FLOPs (the other two: state of the art, risk of broad and serious
+# effects); compute alone does not trigger them.
 COMPUTE_THRESHOLD_FLOPS = 1e26
 
 
@@ -95,6 +101,42 @@ class TriageAnswers(BaseModel):
     state_body: bool | None = Field(
         None, description="Whether the operator is a state body or public institution."
     )
+    on_behalf_of_state_body: bool | None = Field(
+        None,
+        description="Whether the operator develops or runs the system on behalf of a state body or public "
+        "institution (Framework Act Art 2(7); EU AI Act Annex III 5(a)).",
+    )
+    profiling: bool | None = Field(
+        None,
+        description="Whether the system profiles natural persons, e.g. scores individuals' eligibility or "
+        "fraud risk: EU AI Act Art 6(3) (a profiling Annex III system is always high-risk).",
+    )
+    social_scoring: bool | None = Field(
+        None,
+        description="Whether it scores people by social behaviour or personal traits, leading to "
+        "detrimental treatment in unrelated contexts or out of proportion: EU AI Act Art 5(1)(c).",
+    )
+    crime_prediction: bool | None = Field(
+        None,
+        description="Whether it predicts the risk that a person commits a criminal offence based solely on "
+        "profiling or personality traits: EU AI Act Art 5(1)(d).",
+    )
+    realtime_biometric_id: bool | None = Field(
+        None,
+        description="Whether it identifies people remotely by biometrics in real time in publicly "
+        "accessible spaces for law enforcement: EU AI Act Art 5(1)(h).",
+    )
+    generative: bool | None = Field(
+        None, description="Whether the service uses generative AI: Framework Act Art 31(1)-(3)."
+    )
+    state_of_the_art: bool | None = Field(
+        None, description="Whether the model uses state-of-the-art technology: Decree 24(1) (Art 32)."
+    )
+    broad_serious_risk: bool | None = Field(
+        None,
+        description="Whether the model carries a risk of broad and serious effects on life, safety or "
+        "fundamental rights: Decree 24(1) (Art 32).",
+    )
     interacts_with_people: bool | None = Field(
         None, description="Whether people talk with the system directly (a chatbot): EU AI Act Art 50."
     )
@@ -137,14 +179,32 @@ class ClauseRef(BaseModel):
         return self.id if self.verified else f"{self.id}?"
 
 
-Topic = Literal["kr_high_impact", "kr_compute", "eu_annex_iii", "ca_impact_level"]
+Topic = Literal[
+    "kr_high_impact",
+    "kr_notice",
+    "kr_compute",
+    "kr_automated_decision",
+    "eu_prohibited",
+    "eu_annex_iii",
+    "ca_impact_level",
+]
 TITLES: dict[str, Text] = {
     "kr_high_impact": Text(
         ko="고영향 인공지능 (인공지능기본법 제2조제4호)", en="High-impact AI (Framework Act Art 2(4))"
     ),
-    "kr_compute": Text(
-        ko="학습 연산량 기준 (인공지능기본법 제32조)", en="Training compute threshold (Framework Act Art 32)"
+    "kr_notice": Text(
+        ko="이용자 고지와 표시 (인공지능기본법 제31조)",
+        en="Notice to users and labelling (Framework Act Art 31)",
     ),
+    "kr_compute": Text(
+        ko="안전성 확보 의무 (인공지능기본법 제32조, 시행령 제24조제1항)",
+        en="Safety duties (Framework Act Art 32; Decree 24(1))",
+    ),
+    "kr_automated_decision": Text(
+        ko="완전히 자동화된 결정 (행정기본법 제20조, 개인정보 보호법 제37조의2)",
+        en="Fully automated decisions (General Act on Public Administration Art 20; PIPA Art 37-2)",
+    ),
+    "eu_prohibited": Text(ko="EU 인공지능법 금지 관행 (제5조)", en="EU AI Act prohibited practices (Art 5)"),
     "eu_annex_iii": Text(ko="EU 인공지능법 부속서 III", en="EU AI Act Annex III"),
     "ca_impact_level": Text(ko="캐나다 영향 수준 (참고용)", en="Canada's AIA impact level (indicative)"),
 }
@@ -154,8 +214,11 @@ class TriageFinding(BaseModel):
     """One finding: its answer, the category it names, the clauses and reasons, what is unanswered.
 
     Answers by topic: kr_high_impact yes / no / unknown (category: the Art 2(4) item, e.g. 자);
-    kr_compute reached / not_reached / unknown; eu_annex_iii high_risk / transparency / none /
-    unknown (category: the Annex III point, e.g. 5(a), or Art 50); ca_impact_level I–IV / unknown.
+    kr_notice yes / no / unknown (category: 31(1), or 31(1)–(3) for generative AI); kr_compute
+    reached / not_reached / unknown; kr_automated_decision flagged (possibly unlawful: category
+    Art 20) / yes / no / unknown; eu_prohibited prohibited / none / unknown (category: the Art 5
+    points); eu_annex_iii high_risk / transparency / none / unknown (category: the Annex III point,
+    e.g. 5(a), or Art 50); ca_impact_level I–IV / unknown.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -234,13 +297,18 @@ KR_GUIDE = _ref(
     "the ministry's 2026 guideline on high-impact AI (public services); the id is Assay's",
     verified=False,
 )
-KR_32 = _ref(
-    "KR-AIBA-32", "Framework Act on AI Art 32; Enforcement Decree threshold 10^26 FLOPs", verified=False
-)
+KR_2_7 = _ref("KR-AIBA-2.7", "Framework Act on AI Art 2(7) (business operators, incl. on an agency's behalf)")
+KR_31 = _ref("KR-AIBA-31", "Framework Act on AI Art 31(1)-(3); Enforcement Decree Art 23; fine: Art 43(1)1")
+KR_32 = _ref("KR-AIBA-32", "Framework Act on AI Art 32; Enforcement Decree Art 24(1) (three criteria)")
 KR_33 = _ref("KR-AIBA-33", "Framework Act on AI Art 33; Enforcement Decree Art 25")
 KR_34 = _ref("KR-AIBA-34.1", "Framework Act on AI Art 34(1)")
+# Outside the AI Act, and not read in the official text (REGULATIONS.md: from an English translation).
+KR_GAPA_20 = _ref("KR-GAPA-20", "General Act on Public Administration (행정기본법) Art 20", verified=False)
+KR_PIPA_37_2 = _ref("KR-PIPA-37-2", "Personal Information Protection Act (개인정보 보호법) Art 37-2", False)
 EU_50 = _ref("EU-AIA-50", "EU AI Act Art 50 (transparency to people interacting with an AI)", verified=False)
-EU_6_3 = _ref("EU-AIA-6(3)", "EU AI Act Art 6(3) (Annex III systems that pose no significant risk)", False)
+EU_6_3 = _ref(
+    "EU-AIA-6(3)", "EU AI Act Art 6(3) (exemption; a profiling Annex III system is always high-risk)"
+)
 CA_AIA = _ref("CA-DADM-6.1", "Directive on Automated Decision-Making 6.1; Appendix B", verified=False)
 CA_HUMAN = _ref(
     "CA-DADM-C-HUMAN",
@@ -248,8 +316,8 @@ CA_HUMAN = _ref(
     verified=False,
 )
 
-# Art 2(4)'s items: letter, romanisation. Only item 자 (ja) is among REGULATIONS.md's verified facts;
-# the other letters are as recalled from the Act and marked unverified.
+# Art 2(4)'s items: letter, romanisation; all verified against the Act (REGULATIONS.md, "Checked
+# against the official texts").
 _ITEM_LETTERS: dict[str, tuple[str, str]] = {
     "energy": ("가", "ga"),
     "drinking_water": ("나", "na"),
@@ -264,18 +332,15 @@ _ITEM_LETTERS: dict[str, tuple[str, str]] = {
     "public_service_eligibility": ("자", "ja"),
     "student_evaluation": ("차", "cha"),
 }
-_DECREE_ITEM = ("카", "ka")  # other domains the Enforcement Decree may add
+_DECREE_ITEM = ("카", "ka")  # other domains the Enforcement Decree may add (none found in it)
 
 
 def _item_ref(letter: str, roman: str) -> ClauseRef:
-    return _ref(
-        f"KR-AIBA-2.4.{roman}", f"Framework Act on AI Art 2(4) item {letter} ({roman})", letter == "자"
-    )
+    return _ref(f"KR-AIBA-2.4.{roman}", f"Framework Act on AI Art 2(4) item {letter} ({roman})")
 
 
 def _item_text(letter: str, roman: str) -> Text:
-    mark = "" if letter == "자" else "?"
-    return Text(ko=f"{letter}목{mark}", en=f"item {letter} ({roman}){mark}")
+    return Text(ko=f"{letter}목", en=f"item {letter} ({roman})")
 
 
 DOMAIN_TEXT: dict[str, Text] = {
@@ -346,6 +411,13 @@ def _any(values: Sequence[bool | None]) -> bool | None:
     return False if all(v is False for v in values) else None
 
 
+def _all(values: Sequence[bool | None]) -> bool | None:
+    """True when all are true, False when one is false, else unknown."""
+    if any(v is False for v in values):
+        return False
+    return True if all(v is True for v in values) else None
+
+
 def _system_decides(a: TriageAnswers) -> bool | None:
     """Whether the system takes the final decision: the answer to final_decision, else automation."""
     if a.final_decision is not None:
@@ -353,6 +425,44 @@ def _system_decides(a: TriageAnswers) -> bool | None:
     if a.automation is not None:
         return a.automation == "decides"
     return None
+
+
+def _public(a: TriageAnswers) -> tuple[bool | None, list[str]]:
+    """Whether the operator is a state body or acts on one's behalf, and the answers still needed."""
+    keys = ("state_body", "on_behalf_of_state_body")
+    public = _any([a.state_body, a.on_behalf_of_state_body])
+    return public, [] if public is not None else [k for k in keys if getattr(a, k) is None]
+
+
+def _public_phrase(a: TriageAnswers, public: bool | None, covers: Phrase) -> Phrase | None:
+    """Why the operator counts as public (or not), for a rule that covers use on an agency's behalf."""
+    if public is False:
+        return _p(N_("{covers}; the operator is neither one nor acting on one's behalf"), covers=covers)
+    if public is None and a.state_body is None:
+        return _p(
+            N_("{covers}: whether the operator is one, or acts on one's behalf, is unanswered"), covers=covers
+        )
+    if public is None:
+        return _p(
+            N_(
+                "{covers}: the operator is not one, and whether it acts on one's behalf is unanswered "
+                "(a company that runs the system for an agency is still its operator)"
+            ),
+            covers=covers,
+        )
+    if not a.state_body:
+        return _p(N_("{covers}: the operator acts on one's behalf"), covers=covers)
+    return None
+
+
+def _significance(a: TriageAnswers) -> tuple[bool | None, list[str]]:
+    """Whether the effect on life, safety or rights is significant (Art 2(4)'s chapeau); what is missing."""
+    if a.rights_effect is None:
+        return None, ["rights_effect"]
+    if a.rights_effect in ("high", "very_high"):
+        return True, []
+    # A moderate effect is the operator's judgement (the ministry can confirm it, Art 33): unknown.
+    return (False if a.rights_effect in ("none", "low") else None), []
 
 
 # --- Korea: Art 2(4) ----------------------------------------------------------------------------
@@ -370,7 +480,7 @@ def kr_high_impact(a: TriageAnswers) -> TriageFinding:
         if a.domain == "other":
             phrases.append(
                 _p(
-                    N_("unless the Enforcement Decree adds it ({item})"),
+                    N_("{item} lets the Enforcement Decree add domains; none was found in it"),
                     item=_item_text(*_DECREE_ITEM),
                 )
             )
@@ -381,46 +491,88 @@ def kr_high_impact(a: TriageAnswers) -> TriageFinding:
     return _kr_significant(a)
 
 
+def _effect_phrase(a: TriageAnswers) -> Phrase:
+    """Why the effect on rights is, is not, or may be significant (Art 2(4)'s chapeau)."""
+    if a.rights_effect is None:
+        return _p(
+            N_(
+                "Art 2(4) requires a significant effect on life, safety or fundamental rights, and that "
+                "effect is unanswered"
+            )
+        )
+    effect = VALUE_TEXT[a.rights_effect]
+    significant, _ = _significance(a)
+    if significant:
+        return _p(N_("the effect on rights is {effect}: significant"), effect=effect)
+    if significant is False:
+        return _p(
+            N_(
+                "the effect on rights is {effect}: not the significant effect Art 2(4) requires of every item"
+            ),
+            effect=effect,
+        )
+    return _p(
+        N_(
+            "whether an effect on rights that is {effect} is significant is the operator's judgement, "
+            "which the ministry can confirm (Art 33)"
+        ),
+        effect=effect,
+    )
+
+
 def _kr_public_service(a: TriageAnswers) -> TriageFinding:
-    """Item 자 as the ministry's 2026 guideline reads it: any of three grounds makes it high-impact."""
+    """Item 자: a state body's judgment (or one made on its behalf), with a significant effect, on a
+    ground of the ministry's 2026 guideline."""
     letter, roman = _ITEM_LETTERS["public_service_eligibility"]
     item, clauses = _item_text(letter, roman), [KR_2_4, _item_ref(letter, roman), KR_GUIDE]
-    if a.state_body is False:
-        why = _p(
-            N_("{item} covers judgments by state bodies and public institutions; the operator is neither"),
-            item=item,
-        )
-        return _finding("kr_high_impact", "no", [why], clauses)
+    public, public_missing = _public(a)
+    covers = _p(
+        N_(
+            "{item} covers judgments of state bodies and public institutions, also when made on their "
+            "behalf (Art 2(7))"
+        ),
+        item=item,
+    )
+    public_why = _public_phrase(a, public, covers)
+    if public is not True:
+        clauses.append(KR_2_7)
+    significant, effect_missing = _significance(a)
+    effect_why = _effect_phrase(a)
+    if public is False:
+        return _finding("kr_high_impact", "no", [public_why] if public_why else [], clauses)
+    if significant is False:
+        return _finding("kr_high_impact", "no", [effect_why], clauses)
     grounds = _guideline_grounds(a)
     hit = _any([held for held, _, _ in grounds])
     if hit is False:
         head = _p(N_("not high-impact under {item}: none of the guideline's grounds holds"), item=item)
         return _finding("kr_high_impact", "no", [head] + [p for _, p, _ in grounds], [*clauses, KR_33])
-    if hit and a.state_body:
+    if hit and public and significant:
         head = _p(
             N_("high-impact AI under Art 2(4) {item}: the operator's duties of Art 34 apply"), item=item
         )
         held = [p for g, p, _ in grounds if g]
-        return _finding("kr_high_impact", "yes", [head, *held], [*clauses, KR_34], category=letter)
-    # Unknown: a ground holds but the operator's kind is unanswered, or no ground is known to hold.
-    missing = [] if a.state_body else ["state_body"]
+        extra = [public_why] if public_why else []
+        return _finding(
+            "kr_high_impact", "yes", [head, *held, effect_why, *extra], [*clauses, KR_34], category=letter
+        )
+    # Unknown: a ground holds or may hold, but the operator, the effect or the grounds are unsettled.
+    missing = list(public_missing)
     shown = [p for g, p, _ in grounds if g] if hit else [p for _, p, _ in grounds]
     if not hit:
         missing += [key for g, _, keys in grounds if g is None for key in keys]
-    if a.state_body is None:
-        shown.insert(
-            0,
-            _p(
-                N_(
-                    "{item} covers judgments by state bodies and public institutions: "
-                    "whether the operator is one is unanswered"
-                ),
-                item=item,
-            ),
+    missing += effect_missing
+    if public_why is not None:
+        shown.insert(0, public_why)
+    if significant is not True:
+        shown.append(effect_why)
+    if missing:
+        head = _p(
+            N_("high-impact unknown until {missing} are answered; it is not guessed"),
+            missing=", ".join(missing),
         )
-    head = _p(
-        N_("high-impact unknown until {missing} are answered; it is not guessed"), missing=", ".join(missing)
-    )
+    else:
+        head = _p(N_("high-impact unknown: the operator judges whether the effect is significant"))
     return _finding(
         "kr_high_impact", "unknown", [head, *shown], [*clauses, KR_33], category=letter, missing=missing
     )
@@ -524,47 +676,248 @@ def _kr_significant(a: TriageAnswers) -> TriageFinding:
     return _finding("kr_high_impact", "unknown", [why], [*clauses, KR_33], category=letter)
 
 
+# --- Korea: Art 31 ------------------------------------------------------------------------------
+
+
+def kr_notice(a: TriageAnswers, high_impact: TriageFinding) -> TriageFinding:
+    """Say whether Art 31's notice to users (and, for generative AI, labelling) applies."""
+    phrases: list[Phrase] = []
+    missing: list[str] = []
+    answer, category = "unknown", None
+    if a.generative:
+        answer, category = "yes", "31(1)–(3)"
+        phrases += [
+            _p(
+                N_(
+                    "the service uses generative AI: tell its users (이용자) in advance that it runs on "
+                    "generative AI (Art 31(1)), in a way Decree 23(1) accepts"
+                )
+            ),
+            _p(N_("label its outputs as made by generative AI, and deepfakes clearly (Art 31(2)–(3))")),
+        ]
+    elif high_impact.answer == "yes":
+        answer, category = "yes", "31(1)"
+        phrases.append(
+            _p(
+                N_(
+                    "high-impact AI: tell its users (이용자) in advance that the service runs on "
+                    "high-impact AI (Art 31(1)), in a way Decree 23(1) accepts"
+                )
+            )
+        )
+        if a.generative is None:
+            missing.append("generative")
+            phrases.append(
+                _p(
+                    N_(
+                        "whether it uses generative AI is unanswered: if it does, its outputs are "
+                        "labelled too (Art 31(2)–(3))"
+                    )
+                )
+            )
+    elif a.generative is False and high_impact.answer == "no":
+        answer = "no"
+        phrases.append(
+            _p(N_("neither generative nor high-impact AI: Art 31's notice and labelling do not apply"))
+        )
+    else:
+        if a.generative is None:
+            missing.append("generative")
+            phrases.append(_p(N_("whether the service uses generative AI is unanswered (Art 31)")))
+        if high_impact.answer == "unknown":
+            missing += high_impact.missing
+            phrases.append(_p(N_("whether it is high-impact AI is not settled (Art 31(1))")))
+    if answer == "yes":
+        phrases.append(
+            _p(
+                N_(
+                    "not giving the notice is fined up to KRW 30 million (Art 43(1)1), unless the system "
+                    "serves only the operator's internal work (Decree 23(4)2)"
+                )
+            )
+        )
+    if answer == "yes" and high_impact.answer != "yes":
+        phrases.append(_p(N_("no shipped policy pack covers Art 31 outside high-impact AI: plan it apart")))
+    return _finding("kr_notice", answer, phrases, [KR_31], category=category, missing=missing)
+
+
 # --- Korea: Art 32 ------------------------------------------------------------------------------
 
 
 def kr_compute(a: TriageAnswers, candidate_flops: float | None = None) -> TriageFinding:
-    """Say whether the declared training compute reaches Art 32's threshold."""
+    """Say whether Art 32's safety duties apply: all three criteria of Decree 24(1) must hold."""
     flops = a.training_compute_flops
+    phrases: list[Phrase] = []
     if flops is None:
-        why = _p(
-            N_(
-                "the training compute is unanswered: give training_compute_flops in the answers "
-                "or in candidate.yaml"
+        compute = None
+        phrases.append(
+            _p(
+                N_(
+                    "the training compute is unanswered: give training_compute_flops in the answers "
+                    "or in candidate.yaml"
+                )
             )
         )
-        return _finding("kr_compute", "unknown", [why], [KR_32], missing=["training_compute_flops"])
-    args = {"flops": f"{flops:.3g}", "threshold": f"{COMPUTE_THRESHOLD_FLOPS:.0e}"}
-    if flops >= COMPUTE_THRESHOLD_FLOPS:
-        phrases = [
-            _p(
-                N_("declared training compute {flops} FLOPs ≥ {threshold}: Art 32's safety duties apply"),
-                **args,
-            ),
-            _p(N_("no shipped policy pack covers Art 32: plan its duties apart")),
-        ]
-        answer = "reached"
     else:
-        phrases = [_p(N_("declared training compute {flops} FLOPs < {threshold}"), **args)]
+        args = {"flops": f"{flops:.3g}", "threshold": f"{COMPUTE_THRESHOLD_FLOPS:.0e}"}
+        compute = flops >= COMPUTE_THRESHOLD_FLOPS
+        if compute:
+            phrases.append(_p(N_("declared training compute {flops} FLOPs ≥ {threshold}"), **args))
+        else:
+            phrases.append(_p(N_("declared training compute {flops} FLOPs < {threshold}"), **args))
+    art = {
+        True: _p(N_("the model uses state-of-the-art technology")),
+        False: _p(N_("the model does not use state-of-the-art technology")),
+        None: _p(N_("whether the model uses state-of-the-art technology is unanswered")),
+    }[a.state_of_the_art]
+    risk = {
+        True: _p(N_("the model carries a risk of broad and serious effects")),
+        False: _p(N_("the model carries no risk of broad and serious effects")),
+        None: _p(N_("whether the model carries a risk of broad and serious effects is unanswered")),
+    }[a.broad_serious_risk]
+    phrases += [art, risk]
+    held = _all([compute, a.state_of_the_art, a.broad_serious_risk])
+    missing: list[str] = []
+    if held:
+        answer = "reached"
+        head = _p(N_("all three criteria of Decree 24(1) hold: Art 32's safety duties apply"))
+        phrases.append(_p(N_("no shipped policy pack covers Art 32: plan its duties apart")))
+    elif held is False:
         answer = "not_reached"
-    if candidate_flops is not None and candidate_flops != flops:
+        head = _p(
+            N_(
+                "Art 32's safety duties apply only when all three criteria of Decree 24(1) hold, not on "
+                "compute alone; one does not"
+            )
+        )
+    else:
+        answer = "unknown"
+        keys = ("training_compute_flops", "state_of_the_art", "broad_serious_risk")
+        missing = [k for k in keys if getattr(a, k) is None]
+        head = _p(N_("Art 32's safety duties apply only when all three criteria of Decree 24(1) hold"))
+    phrases.insert(0, head)
+    if flops is not None and candidate_flops is not None and candidate_flops != flops:
         phrases.append(
             _p(
                 N_("the candidate declares {declared} FLOPs; the answers' {flops} FLOPs are used"),
                 declared=f"{candidate_flops:.3g}",
-                flops=args["flops"],
+                flops=f"{flops:.3g}",
             )
         )
-    return _finding("kr_compute", answer, phrases, [KR_32])
+    return _finding("kr_compute", answer, phrases, [KR_32], missing=missing)
+
+
+# --- Korea: fully automated decisions (outside the AI Act) --------------------------------------
+
+
+def _fully_automated(a: TriageAnswers) -> bool | None:
+    """Whether the system takes the final decision, from final_decision (automation 'decides' alone
+    does not say that no person signs it off)."""
+    if a.final_decision is not None:
+        return a.final_decision == "system"
+    return False if a.automation in ("assists", "recommends") else None
+
+
+def kr_automated_decision(a: TriageAnswers) -> TriageFinding:
+    """Flag a fully automated discretionary disposition (행정기본법 Art 20); name PIPA Art 37-2's rights."""
+    clauses = [KR_GAPA_20, KR_PIPA_37_2]
+    automated = _fully_automated(a)
+    if automated is False:
+        why = _p(N_("a person takes the final decision: it is not a fully automated decision"))
+        return _finding("kr_automated_decision", "no", [why], clauses)
+    if automated is None:
+        why = _p(N_("whether the system takes the final decision without a person is unanswered"))
+        return _finding("kr_automated_decision", "unknown", [why], clauses, missing=["final_decision"])
+    rights = _p(
+        N_(
+            "a fully automated decision: PIPA Art 37-2 gives the person the right to refuse it and to an "
+            "explanation, and the criteria must be disclosed"
+        )
+    )
+    public, public_missing = _public(a)
+    if a.discretion and public:
+        why = _p(
+            N_(
+                "a fully automated disposition with discretion: 행정기본법 Art 20 allows fully automated "
+                "dispositions only where there is no discretion, so it is possibly unlawful"
+            )
+        )
+        return _finding("kr_automated_decision", "flagged", [why, rights], clauses, category="Art 20")
+    if a.discretion is False or public is False:
+        return _finding("kr_automated_decision", "yes", [rights], clauses)
+    missing = (["discretion"] if a.discretion is None else []) + public_missing
+    why = _p(
+        N_(
+            "whether it is a discretionary disposition of an administrative agency (행정기본법 Art 20) "
+            "is unanswered"
+        )
+    )
+    return _finding("kr_automated_decision", "unknown", [why, rights], clauses, missing=missing)
+
+
+# --- EU AI Act: Art 5 ---------------------------------------------------------------------------
+
+# The prohibitions the triage screens: point, the answer that asks about it, what it forbids.
+_ART_5: tuple[tuple[str, str, Text], ...] = (
+    (
+        "5(1)(c)",
+        "social_scoring",
+        Text(
+            ko="사회적 점수 평가: 관련 없는 맥락에서 또는 지나치게 불리한 대우로 이어지는 평가",
+            en="social scoring leading to detrimental treatment in unrelated contexts or out of proportion",
+        ),
+    ),
+    (
+        "5(1)(d)",
+        "crime_prediction",
+        Text(
+            ko="프로파일링만으로 개인의 범죄 위험을 예측하는 것",
+            en="predicting a person's risk of committing a criminal offence based solely on profiling",
+        ),
+    ),
+    (
+        "5(1)(h)",
+        "realtime_biometric_id",
+        Text(
+            ko="법 집행을 위해 공개된 장소에서 하는 실시간 원격 생체인식 신원확인 (좁은 예외를 빼고)",
+            en="real-time remote biometric identification in public spaces for law enforcement (save "
+            "narrow exceptions)",
+        ),
+    ),
+)
+
+
+def eu_prohibited(a: TriageAnswers) -> TriageFinding:
+    """Screen the practices Art 5 prohibits: social scoring, crime prediction by profiling alone, and
+    real-time remote biometric identification."""
+    clauses = [_ref(f"EU-AIA-{point}", f"EU AI Act Art {point}") for point, _, _ in _ART_5]
+    given = [(point, getattr(a, key), key, what) for point, key, what in _ART_5]
+    hits = [(point, what) for point, held, _, what in given if held]
+    if hits:
+        phrases = [_p(N_("prohibited under Art {point}: {what}"), point=p, what=w) for p, w in hits]
+        phrases.append(
+            _p(
+                N_(
+                    "a prohibited practice may not be placed on the market or used in the EU; no audit "
+                    "makes it lawful"
+                )
+            )
+        )
+        return _finding(
+            "eu_prohibited", "prohibited", phrases, clauses, category=", ".join(p for p, _ in hits)
+        )
+    missing = [key for _, held, key, _ in given if held is None]
+    if not missing:
+        why = _p(N_("none of the screened prohibitions applies (Art 5(1)(c), (d), (h))"))
+        return _finding("eu_prohibited", "none", [why], clauses)
+    why = _p(N_("the Art 5 screen is unanswered: {missing}"), missing=", ".join(missing))
+    return _finding("eu_prohibited", "unknown", [why], clauses, missing=missing)
 
 
 # --- EU AI Act: Annex III and Art 50 ------------------------------------------------------------
 
-# Annex III points by domain: point, whether REGULATIONS.md lists it, what it covers.
+# Annex III points by domain: point, whether REGULATIONS.md's check of the official text names it,
+# what it covers.
 _ANNEX_III: dict[str, tuple[str, bool, Text]] = {
     "public_service_eligibility": (
         "5(a)",
@@ -581,7 +934,11 @@ _ANNEX_III: dict[str, tuple[str, bool, Text]] = {
         False,
         Text(ko="교육: 학습 성과 평가", en="education: evaluating learning outcomes"),
     ),
-    "biometrics_investigation": ("6", True, Text(ko="법 집행", en="law enforcement")),
+    "biometrics_investigation": (
+        "1(a)",
+        True,
+        Text(ko="원격 생체인식 신원확인", en="remote biometric identification"),
+    ),
 }
 _INFRASTRUCTURE = Text(
     ko="주요 기반시설의 안전 구성요소이면 부속서 III 2?에 해당한다",
@@ -601,8 +958,9 @@ _DEPENDS: dict[str, Text] = {
         "and Annex I",
     ),
     "nuclear": Text(
-        ko="안전 구성요소이면 부속서 I 또는 부속서 III 2?에 해당할 수 있다",
-        en="a safety component may fall under Annex I or Annex III 2?",
+        ko="부속서 I에는 원자력 법령이 없다. 그 용도를 부속서 III(예: 2? 주요 기반시설)에서 찾아보아야 한다",
+        en="Annex I lists no nuclear legislation; the use must be looked up in Annex III (e.g. 2? "
+        "critical infrastructure)",
     ),
     "transport": _INFRASTRUCTURE,
     "energy": _INFRASTRUCTURE,
@@ -621,6 +979,31 @@ def _annex_ref(point: str, verified: bool) -> ClauseRef:
     return _ref(f"EU-AIA-ANNEX-III-{point}", f"EU AI Act Annex III point {point}", verified)
 
 
+def _profiling_phrase(a: TriageAnswers) -> Phrase:
+    """What Art 6(3)'s exemption means for a listed system: never open to one that profiles."""
+    if a.profiling:
+        return _p(
+            N_(
+                "the system profiles natural persons: an Annex III system that profiles is always "
+                "high-risk, and Art 6(3)'s exemption is not open to it"
+            )
+        )
+    if a.profiling is False:
+        return _p(
+            N_(
+                "Art 6(3) exempts a listed system only for a narrow procedural task, improving a completed "
+                "human activity, detecting patterns without replacing the human assessment, or a "
+                "preparatory task, as the provider documents (Art 6(4)); objective criteria are no ground"
+            )
+        )
+    return _p(
+        N_(
+            "whether the system profiles natural persons is unanswered; if it does (eligibility or "
+            "fraud-risk scoring of individuals does), it is always high-risk"
+        )
+    )
+
+
 def eu_annex_iii(a: TriageAnswers) -> TriageFinding:
     """Say which point of Annex III the system falls under, and whether Art 50 transparency applies."""
     phrases: list[Phrase] = []
@@ -634,43 +1017,18 @@ def eu_annex_iii(a: TriageAnswers) -> TriageFinding:
         point, verified, what = _ANNEX_III[a.domain]
         shown = point if verified else f"{point}?"
         clauses.append(_annex_ref(point, verified))
-        if a.domain == "public_service_eligibility" and a.state_body is None:
-            answer, missing = "unknown", ["state_body"]
-            phrases.append(
-                _p(
-                    N_(
-                        "Annex III {point} covers use by or on behalf of public authorities: "
-                        "whether the operator is one is unanswered"
-                    ),
-                    point=shown,
-                )
-            )
-        elif a.domain == "public_service_eligibility" and a.state_body is False:
-            phrases.append(
-                _p(
-                    N_(
-                        "Annex III {point} covers use by or on behalf of public authorities; the "
-                        "operator is neither, unless it acts on one's behalf"
-                    ),
-                    point=shown,
-                )
-            )
-        else:
+        public, public_missing = _public(a) if a.domain == "public_service_eligibility" else (True, [])
+        covers = _p(N_("Annex III {point} covers use by public authorities or on their behalf"), point=shown)
+        public_why = _public_phrase(a, public, covers)
+        if public is None:
+            answer, missing = "unknown", public_missing
+        elif public:
             answer, category = "high_risk", point
             phrases.append(_p(N_("high-risk under Annex III {point}: {what}"), point=shown, what=what))
-            if a.domain == "biometrics_investigation":
-                clauses.append(_annex_ref("1", False))
-            if a.domain == "public_service_eligibility" and a.discretion is False:
-                phrases.append(
-                    _p(
-                        N_(
-                            "the criteria leave no discretion: Art 6(3) exempts a listed system that "
-                            "poses no significant risk (e.g. a narrow procedural task), if the provider "
-                            "documents why"
-                        )
-                    )
-                )
-                clauses.append(EU_6_3)
+            phrases.append(_profiling_phrase(a))
+            clauses.append(EU_6_3)
+        if public_why is not None:
+            phrases.append(public_why)
     elif a.domain in _DEPENDS:
         answer = "unknown"
         phrases.append(_p(N_("{domain}: {how}"), domain=DOMAIN_TEXT[a.domain], how=_DEPENDS[a.domain]))
@@ -763,6 +1121,7 @@ def _packs(
     """Which shipped packs the findings call for, each with how firmly and why."""
     advice: list[tuple[str, PackNeed, list[Phrase]]] = []
     kr, eu, ca = findings["kr_high_impact"], findings["eu_annex_iii"], findings["ca_impact_level"]
+    prohibited = findings["eu_prohibited"].answer == "prohibited"
     if kr.answer == "yes":
         advice.append(
             ("kr-public-service", "applies", [_p(N_("high-impact under the Framework Act: Art 34 applies"))])
@@ -794,6 +1153,10 @@ def _packs(
                     "any high-risk system"
                 )
             )
+        )
+    if eu.answer in ("high_risk", "unknown") and prohibited:
+        advice[-1][2].append(
+            _p(N_("the practice is prohibited (Art 5): passing this pack does not make its use lawful"))
         )
     if advice:
         voluntary = _p(N_("voluntary: the agency's profile for high-impact decisions (NIST AI RMF 1.0)"))
@@ -858,9 +1221,13 @@ def triage(
         base = getattr(subject, "triage", None)
     declared = TriageAnswers(training_compute_flops=compute) if compute is not None else None
     merged, sources = merge_answers(("candidate", declared), ("profile", base), ("answers", answers))
+    high_impact = kr_high_impact(merged)
     findings = {
-        "kr_high_impact": kr_high_impact(merged),
+        "kr_high_impact": high_impact,
+        "kr_notice": kr_notice(merged, high_impact),
         "kr_compute": kr_compute(merged, compute),
+        "kr_automated_decision": kr_automated_decision(merged),
+        "eu_prohibited": eu_prohibited(merged),
         "eu_annex_iii": eu_annex_iii(merged),
         "ca_impact_level": ca_impact_level(merged),
     }

@@ -24,6 +24,8 @@ err = Console(stderr=True)
 TRIAGE_PACKS = ("kr-public-service", "eu-ai-act-high-risk", "nist-ai-rmf", "ca-dadm")
 _COLOURS = {
     "yes": "red",
+    "prohibited": "red",
+    "flagged": "red",
     "reached": "red",
     "high_risk": "red",
     "applies": "red",
@@ -153,9 +155,11 @@ def triage_command(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the JSON result here instead of stdout.")] = None,
 ) -> None:
-    """Triage a service: is it high-impact AI (Framework Act Art 2(4)), is Art 32's compute threshold
-    reached, which EU AI Act Annex III point and indicative Canadian AIA level, and so which policy
-    packs and checks the audit needs.
+    """Triage a service: is it high-impact AI (Framework Act Art 2(4)), do Art 31's notice and
+    labelling and Art 32's safety duties (Decree 24(1)'s three criteria) apply, is a fully automated
+    decision lawful (행정기본법 Art 20) and which rights it gives (PIPA Art 37-2), is it an EU AI Act
+    Art 5 prohibited practice, which Annex III point and indicative Canadian AIA level, and so which
+    policy packs and checks the audit needs.
 
     Unanswered questions are reported as unknown, never guessed. Exit code 0 (triage is
     information, not a gate) or 2 for bad input.

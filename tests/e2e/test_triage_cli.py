@@ -23,7 +23,10 @@ def test_the_shipped_welfare_review_profile(assay_cli) -> None:
     findings = {f["topic"]: (f["answer"], f["category"]) for f in result["findings"]}
     assert findings == {
         "kr_high_impact": ("yes", "자"),
+        "kr_notice": ("yes", "31(1)"),
         "kr_compute": ("unknown", None),
+        "kr_automated_decision": ("no", None),
+        "eu_prohibited": ("none", None),
         "eu_annex_iii": ("high_risk", "5(a)"),
         "ca_impact_level": ("III", "III"),
     }
@@ -34,12 +37,16 @@ def test_the_shipped_welfare_review_profile(assay_cli) -> None:
     assert "fairness.group_metrics" in result["checks"]
     assert "Triage of welfare-review" in err
     assert "KR-AIBA-2.4.ja" in err and "KR-GUIDE-HI-2026?" in err
-    assert "unanswered: training_compute_flops" in err
+    assert "unanswered: training_compute_flops, state_of_the_art, broad_serious_risk" in err
+    assert "always high-risk" in err  # it scores recipients' risk: profiling, never exempt
 
 
 def test_answers_and_candidate_with_output_file(assay_cli, tmp_path: Path) -> None:
     answers = tmp_path / "answers.yaml"
-    answers.write_text("discretion: true\nrights_effect: high\nreversibility: difficult\n")
+    answers.write_text(
+        "discretion: true\nrights_effect: high\nreversibility: difficult\n"
+        "state_of_the_art: true\nbroad_serious_risk: true\n"
+    )
     output = tmp_path / "out" / "triage.json"
     output.parent.mkdir()
     code, out, err = assay_cli(
@@ -58,7 +65,10 @@ def test_answers_and_candidate_with_output_file(assay_cli, tmp_path: Path) -> No
     findings = {f["topic"]: f["answer"] for f in result["findings"]}
     assert findings == {
         "kr_high_impact": "yes",
+        "kr_notice": "yes",
         "kr_compute": "reached",
+        "kr_automated_decision": "unknown",
+        "eu_prohibited": "unknown",
         "eu_annex_iii": "high_risk",
         "ca_impact_level": "III",
     }
@@ -67,7 +77,7 @@ def test_answers_and_candidate_with_output_file(assay_cli, tmp_path: Path) -> No
     assert result["sources"]["training_compute_flops"] == "candidate"
 
 
-@pytest.mark.parametrize("name", ["info-chatbot", "frontier-assistant"])
+@pytest.mark.parametrize("name", ["info-chatbot", "frontier-assistant", "generative-chatbot"])
 def test_no_pack_applies_to_an_information_chatbot(assay_cli, name: str) -> None:
     code, out, err = assay_cli("triage", str(PROFILES / f"{name}.yaml"))
     assert code == 0, err  # information, not a gate
@@ -75,6 +85,23 @@ def test_no_pack_applies_to_an_information_chatbot(assay_cli, name: str) -> None
     assert result["checks"] == []
     assert "none (no pack applies)" in err
     assert "Art 50" in err
+    # A generative chatbot still has Korean duties: notice to users and labelling (Art 31).
+    notice = next(f for f in result["findings"] if f["topic"] == "kr_notice")
+    generative = name != "info-chatbot"
+    assert (notice["answer"], notice["category"]) == (("yes", "31(1)–(3)") if generative else ("no", None))
+
+
+def test_the_table_says_prohibited_unknown_and_flagged(assay_cli) -> None:
+    shown = {
+        "social-scoring": ["prohibited (5(1)(c))", "EU-AIA-5(1)(c)"],
+        "contractor-eligibility": ["unanswered: on_behalf_of_state_body", "KR-AIBA-2.7"],
+        "automated-discretion": ["flagged (Art 20)", "KR-GAPA-20?", "KR-PIPA-37-2?"],
+    }
+    for name, texts in shown.items():
+        code, _, err = assay_cli("triage", str(PROFILES / f"{name}.yaml"))
+        assert code == 0, err
+        for text in texts:
+            assert text in err, (name, text)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -100,6 +127,7 @@ LIGHT = (
         ("compute_not_a_number", "{dir}/answers.yaml: field 'training_compute_flops': Input should be a "
          "valid number"),
         ("compute_yes", "{dir}/answers.yaml: field 'training_compute_flops': expected a number of FLOPs"),
+        ("generative_maybe", "{dir}/answers.yaml: field 'generative': Input should be a valid boolean"),
         ("candidate_compute", "{dir}/candidate.yaml: field 'training_compute_flops': Input should be a "
          "valid number"),
         ("contradiction", "{dir}/answers.yaml: field 'final_decision': 'system' takes the final decision"),
@@ -129,6 +157,7 @@ def test_bad_input_is_one_line_with_exit_2(assay_cli, tmp_path: Path, case: str,
             "answer_typo": "discretin: true\n",
             "compute_not_a_number": "training_compute_flops: lots\n",
             "compute_yes": "training_compute_flops: yes\n",
+            "generative_maybe": "generative: maybe\n",
             "contradiction": "final_decision: system\nautomation: recommends\n",
         }.get(case)
         answers = _write(tmp_path, "answers.yaml", text) if text else tmp_path / "answers.yaml"
