@@ -66,6 +66,25 @@ class SensitiveAttribute(BaseModel):
         return column.astype("string")
 
 
+# The metrics of performance.classification a vendor may declare a level of (EU AI Act Art
+# 13(3)(b)(ii) and 15(3)), each with whether a higher value is the better one.
+DECLARABLE_METRICS = {"accuracy": True, "balanced_accuracy": True, "roc_auc": True, "brier_score": False}
+
+
+class DeclaredLevel(BaseModel):
+    """A level of accuracy the vendor declares for its candidate: the metric and its value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Literal["accuracy", "balanced_accuracy", "roc_auc", "brier_score"]
+    value: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Say whether the declared level is a floor (True) or a ceiling (brier_score)."""
+        return DECLARABLE_METRICS[self.metric]
+
+
 class FeatureInfo(BaseModel):
     """How to name an input and its values in plain sentences (from the dataset contract)."""
 
@@ -237,6 +256,7 @@ class AuditContext:
     contract: list[dict[str, Any]] | None = None
     threshold: float | None = None  # score at or above which the candidate decides positive
     features: list[str] | None = None  # the candidate's declared inputs (also without model access)
+    declared: tuple[DeclaredLevel, ...] = ()  # the vendor's declared accuracy levels (candidate.yaml)
     feature_info: dict[str, FeatureInfo] = field(default_factory=dict)
     explain_ids: tuple[str, ...] = ()  # ids whose individual reasons the user asked for
     pseudonym_key: bytes | None = None  # keys the pseudonyms of explained rows; never published

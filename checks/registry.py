@@ -58,6 +58,7 @@ def _load_builtin() -> None:
         calibration,
         contract,
         counterfactual,
+        declared,
         explain,
         fairness,
         mitigation,

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay.checks.context import DeclaredLevel
 from assay.checks.triage import Flops
 from assay.models.endpoint import EndpointSpec
 
@@ -77,12 +78,29 @@ class CandidateManifest(BaseModel):
     intended_use: str = Field(min_length=1)
     training_data: str = Field(min_length=1, description="overview of the training data")
     contact: str = Field(min_length=1)
-    # Framework Act Art 32 sets duties above a training-compute threshold; `assay triage` reads this.
+    # One of Decree 24(1)'s three criteria of the Framework Act's Art 32 duties; `assay triage` reads it.
     training_compute_flops: Flops | None = Field(
         default=None,
         exclude_if=lambda v: v is None,
         description="declared training compute in floating-point operations (e.g. 3.2e+24)",
     )
+    # EU AI Act Art 13(3)(b)(ii), 15(3): the instructions for use declare the accuracy levels and
+    # metrics; the audit tests them against its own measurement (performance.declared).
+    declared_performance: list[DeclaredLevel] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="the vendor's declared accuracy levels, e.g. [{metric: roc_auc, value: 0.85}]",
+    )
+
+    @model_validator(mode="after")
+    def _declared_once(self) -> CandidateManifest:
+        metrics = [d.metric for d in self.declared_performance]
+        twice = sorted({m for m in metrics if metrics.count(m) > 1})
+        if twice:
+            raise ValueError(
+                f"declared_performance: {twice[0]!r} is declared twice; declare each metric once"
+            )
+        return self
 
     @model_validator(mode="after")
     def _format_needs(self) -> CandidateManifest:

@@ -64,6 +64,48 @@ def test_manifest_field_errors_name_the_field(scenario, tmp_path) -> None:
         load_candidate(path)
 
 
+@pytest.mark.parametrize(
+    ("declared", "expect"),
+    [
+        (
+            [{"metric": "f1", "value": 0.8}],
+            r"field 'declared_performance.0.metric': Input should be 'accuracy', 'balanced_accuracy', "
+            r"'roc_auc' or 'brier_score'",
+        ),
+        (
+            [{"metric": "roc_auc", "value": 85}],
+            r"field 'declared_performance.0.value': Input should be less than or equal to 1",
+        ),
+        (
+            [{"metric": "accuracy", "value": -0.1}],
+            r"field 'declared_performance.0.value': Input should be greater than or equal to 0",
+        ),
+        (
+            [{"metric": "roc_auc", "value": 0.8}, {"metric": "roc_auc", "value": 0.9}],
+            r"field 'declared_performance': 'roc_auc' is declared twice",
+        ),
+    ],
+)
+def test_declared_performance_errors_name_the_field(scenario, tmp_path, declared, expect) -> None:
+    path = _copy_candidate(scenario, tmp_path)
+    manifest = yaml.safe_load(path.read_text())
+    manifest["declared_performance"] = declared
+    path.write_text(yaml.safe_dump(manifest))
+    with pytest.raises(AssayInputError, match=r"candidate.yaml: " + expect) as info:
+        load_candidate(path)
+    assert "\n" not in str(info.value)
+
+
+def test_declared_performance_is_read_and_absent_means_none(scenario, tmp_path) -> None:
+    path = _copy_candidate(scenario, tmp_path)
+    assert load_candidate(path).manifest.declared_performance == []
+    manifest = yaml.safe_load(path.read_text())
+    manifest["declared_performance"] = [{"metric": "roc_auc", "value": 0.85}]
+    path.write_text(yaml.safe_dump(manifest))
+    (level,) = load_candidate(path).manifest.declared_performance
+    assert (level.metric, level.value) == ("roc_auc", 0.85)
+
+
 def _predictions_candidate(tmp_path: Path, ids: list[str]) -> Path:
     pd.DataFrame({"case_id": ids, "score": np.linspace(0, 1, len(ids))}).to_csv(
         tmp_path / "preds.csv", index=False
