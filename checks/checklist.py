@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Literal
 
@@ -33,6 +34,10 @@ Topic = Literal[
     "privacy",
     "independent_assessment",
     "governance",
+    "registration",
+    "staff_training",
+    "approval",
+    "third_party",
 ]
 
 
@@ -47,6 +52,15 @@ class Question(BaseModel):
     # yes_no: "yes" satisfies the clause and "no" fails it; text: any non-empty answer satisfies it;
     # number: a score (≥ 0) that an impact-level scheme reads.
     kind: Literal["yes_no", "text", "number"] = "yes_no"
+    # An exemption the text allows (e.g. KR Decree 23(4)2): "yes" means the clause does not apply,
+    # so its other questions and evidence are not judged; "no" or no answer leaves it to them.
+    exempts: bool = False
+
+    @model_validator(mode="after")
+    def _exemption_is_yes_no(self) -> Question:
+        if self.exempts and self.kind != "yes_no":
+            raise ValueError("an exempting question ('exempts: true') must be of kind yes_no")
+        return self
 
     def fault(self, given: Answer) -> str | None:
         """Return what makes `given` no answer of this question's kind, or None when it is one."""
@@ -114,8 +128,10 @@ class Level(BaseModel):
 class ImpactScheme(BaseModel):
     """How a pack turns scored answers into an impact level (Canada's AIA: levels I to IV).
 
-    The level is the first whose `up_to` is at least score / maximum, after `mitigation_deduction`
-    is taken off the score when the mitigation answers reach `mitigation_threshold` of theirs.
+    As the Treasury Board's AIA tool scores: `mitigation_deduction` comes off the score when the
+    mitigation score reaches `mitigation_threshold` of `mitigation_reachable` of its maximum, the
+    result is rounded as `rounding` says, and the level is the first whose `up_to` times the
+    maximum is at least that score.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -127,6 +143,11 @@ class ImpactScheme(BaseModel):
     mitigation_maximum: str | None = None
     mitigation_threshold: float = Field(default=0.8, gt=0, le=1)
     mitigation_deduction: float = Field(default=0.15, ge=0, lt=1)
+    # The share of `mitigation_maximum` one assessment can score: the AIA's maximum counts both
+    # branches of its design/implementation fork, of which an assessment answers one, hence 0.5.
+    mitigation_reachable: float = Field(default=0.5, gt=0, le=1)
+    # The AIA tool rounds the deducted score half up to a whole number (JavaScript's Math.round).
+    rounding: Literal["half_up", "none"] = "half_up"
     levels: list[Level] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -164,6 +185,10 @@ class ImpactScheme(BaseModel):
             if low is not None and high is not None and low > high:
                 raise ValueError(f"answers.{part}.answer: {low:g} is above the maximum {whole} = {high:g}")
 
+    def _rounded(self, value: float) -> float:
+        """Return `value` rounded as the scheme says (half up, like JavaScript's Math.round)."""
+        return float(math.floor(value + 0.5)) if self.rounding == "half_up" else value
+
     def assess(self, answers: dict[str, Answer]) -> LevelFinding:
         """Return the impact level the answers imply, or an unknown level naming what is missing."""
         missing = [q for q in (self.score, self.maximum) if _number(answers, q) is None]
@@ -187,35 +212,42 @@ class ImpactScheme(BaseModel):
                     template=N_("impact score {score} of {maximum}; mitigation unanswered, so no deduction"),
                     args=args,
                 )
-            elif mit / mit_max >= self.mitigation_threshold:
-                current = score * (1 - self.mitigation_deduction)
-                how = Phrase(
-                    template=N_(
-                        "impact score {score} of {maximum}; mitigation {mitigation} ≥ {threshold}, "
-                        "so {deduction} off: {current}"
-                    ),
-                    args={
-                        **args,
-                        "mitigation": f"{mit / mit_max:.0%}",
-                        "threshold": f"{self.mitigation_threshold:.0%}",
-                        "deduction": f"{self.mitigation_deduction:.0%}",
-                        "current": f"{current:g}",
-                    },
-                )
             else:
-                how = Phrase(
-                    template=N_(
-                        "impact score {score} of {maximum}; mitigation {mitigation} < {threshold}, "
-                        "no deduction"
-                    ),
-                    args={
-                        **args,
-                        "mitigation": f"{mit / mit_max:.0%}",
-                        "threshold": f"{self.mitigation_threshold:.0%}",
-                    },
+                # The thresholds are written as the arithmetic that makes them, so the reason needs
+                # no translation to say why 80% of a maximum of 40 is 16.
+                cut = self.mitigation_threshold * (mit_max * self.mitigation_reachable)
+                cut_said = (
+                    f"{cut:g} = {self.mitigation_threshold:g} × {self.mitigation_reachable:g} × {mit_max:g}"
                 )
+                if mit >= cut:
+                    deducted = (1 - self.mitigation_deduction) * score
+                    current = self._rounded(deducted)
+                    how = Phrase(
+                        template=N_(
+                            "impact score {score} of {maximum}; mitigation {mitigation} ≥ {threshold}, "
+                            "so {deduction} off: {current}"
+                        ),
+                        args={
+                            **args,
+                            "mitigation": f"{mit:g}",
+                            "threshold": cut_said,
+                            "deduction": f"{self.mitigation_deduction:.0%}",
+                            "current": f"{current:g}"
+                            if current == deducted
+                            else f"{current:g} = round({deducted:.4g})",
+                        },
+                    )
+                else:
+                    how = Phrase(
+                        template=N_(
+                            "impact score {score} of {maximum}; mitigation {mitigation} < {threshold}, "
+                            "no deduction"
+                        ),
+                        args={**args, "mitigation": f"{mit:g}", "threshold": cut_said},
+                    )
         share = current / maximum
-        level = next(lv for lv in self.levels if share <= lv.up_to + 1e-12)
+        # Compared as the AIA tool compares (score ≤ maximum × bound), so ties fall as they do there.
+        level = next(lv for lv in self.levels if current <= maximum * lv.up_to)
         return LevelFinding.of(
             level.id,
             Phrase(

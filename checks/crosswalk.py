@@ -18,6 +18,8 @@ class ClauseUse(BaseModel):
     verified: bool
     judged: list[str]  # the ranges (measured) or question ids (attested) the clause uses
     groups: list[str] = []  # groupings other than single attributes that a range covers
+    # Who set each measured range, in `judged`'s order: "agency", or "law: " and the text that sets it.
+    basis: list[str] = []
     levels: list[str] | None = None
 
 
@@ -35,9 +37,12 @@ def crosswalk(packs: list[PolicyPack]) -> list[CrosswalkRow]:
     for pack in packs:
         for clause in pack.clauses:
             found: dict[tuple[str, str], ClauseUse] = {}
-            items = [(("measured", f"{e.check} {e.metric}"), e.bounds(), e.groups) for e in clause.evidence]
-            items += [(("attested", q.topic), q.id, "attributes") for q in clause.questions]
-            for key, judged, groups in items:
+            items = [
+                (("measured", f"{e.check} {e.metric}"), e.bounds(), e.groups, _basis(e.basis, e.cite))
+                for e in clause.evidence
+            ]
+            items += [(("attested", q.topic), q.id, "attributes", None) for q in clause.questions]
+            for key, judged, groups, basis in items:
                 use = found.setdefault(
                     key,
                     ClauseUse(
@@ -49,9 +54,16 @@ def crosswalk(packs: list[PolicyPack]) -> list[CrosswalkRow]:
                     ),
                 )
                 use.judged.append(judged)
+                if basis is not None:
+                    use.basis.append(basis)
                 if groups != "attributes" and groups not in use.groups:
                     use.groups.append(groups)
             for key, use in found.items():
                 uses[key][pack.id].append(use)
     order = sorted(uses, key=lambda k: (k[0] != "measured", k[1]))
     return [CrosswalkRow(evidence=name, kind=kind, packs=dict(uses[(kind, name)])) for kind, name in order]
+
+
+def _basis(basis: str, cite: str | None) -> str:
+    """Say who set a threshold: the agency, or the text of law that sets it."""
+    return f"law: {cite}" if basis == "law" else "agency"

@@ -25,7 +25,12 @@ DISCLOSURE_MIN = CheckSettings().disclosure_min
 class Evidence(BaseModel):
     """One measurement a clause relies on, and the range it must lie in."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The schema says what the validator below says: a law's threshold names the text that sets it.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"if": {"properties": {"basis": {"const": "law"}}}, "then": {"required": ["cite"]}},
+    )
 
     check: str
     metric: str
@@ -61,6 +66,16 @@ class Evidence(BaseModel):
         if self.min is not None and self.max is not None:
             return f"[{self.min:g}, {self.max:g}]"
         return f"≥ {self.min:g}" if self.min is not None else f"≤ {self.max:g}"
+
+    def threshold(self) -> Phrase:
+        """Return the threshold as a phrase saying whose it is: the agency's, or the text's that sets it."""
+        args: dict[str, Phrase | Text | str] = {"metric": self.metric, "bounds": self.bounds()}
+        if self.basis == "law" and self.cite:
+            return Phrase(
+                template=N_("the threshold {cite} sets for {metric} ({bounds})"),
+                args={**args, "cite": self.cite},
+            )
+        return Phrase(template=N_("the agency's threshold for {metric} ({bounds})"), args=args)
 
 
 class Clause(BaseModel):
@@ -227,7 +242,8 @@ class VerdictStatus(StrEnum):
     INCONCLUSIVE = "inconclusive"
     NOT_ASSESSED = "not_assessed"
     NEEDS_ATTESTATION = "needs_attestation"
-    # The clause does not apply at the impact level the checklist's answers imply.
+    # The clause does not apply at the impact level the checklist's answers imply, or an answer
+    # claims an exemption the text allows (a question with `exempts: true`).
     NOT_APPLICABLE = "not_applicable"
 
 
@@ -260,6 +276,9 @@ class EvidenceVerdict(BaseModel):
     phrases: list[Phrase] = Field(default_factory=list)
     # For an inconclusive verdict: why each undecided row is undecided and what would settle it.
     shortfalls: list[Shortfall] = Field(default_factory=list)
+    # Who set a measured item's threshold (None for checklist items, and in records sealed before).
+    basis: Literal["law", "agency"] | None = None
+    cite: str | None = None
 
     @classmethod
     def of(
@@ -270,8 +289,9 @@ class EvidenceVerdict(BaseModel):
         verdict: VerdictStatus,
         phrases: list[Phrase],
         shortfalls: list[Shortfall] | None = None,
+        evidence: Evidence | None = None,
     ) -> EvidenceVerdict:
-        """Return the verdict on one evidence item, its reasons given as phrases."""
+        """Return the verdict on one evidence item (`evidence` when measured), its reasons as phrases."""
         return cls(
             check=check,
             metric=metric,
@@ -280,6 +300,8 @@ class EvidenceVerdict(BaseModel):
             reasons=[str(p) for p in phrases],
             phrases=phrases,
             shortfalls=shortfalls or [],
+            basis=evidence.basis if evidence else None,
+            cite=evidence.cite if evidence else None,
         )
 
     def said(self, lang: str, translate: Callable[[str], str] | None = None) -> list[str]:
@@ -311,6 +333,27 @@ class Verdict(BaseModel):
         """Return the metrics whose evidence failed."""
         return [ev.metric for ev in self.evidence if ev.verdict == VerdictStatus.FAIL]
 
+    def finding(self) -> Phrase | None:
+        """Return what a failed clause's verdict says, naming whose thresholds it fails (None unless failed).
+
+        A clause failed only on the agency's thresholds is not said to be breached: no text set them.
+        """
+        failed = [ev for ev in self.evidence if ev.verdict == VerdictStatus.FAIL]
+        if not failed:
+            return None
+        args: dict[str, Phrase | Text | str] = {
+            "clause": self.clause_id,
+            "metrics": ", ".join(dict.fromkeys(ev.metric for ev in failed)),
+        }
+        measured = [ev for ev in failed if ev.check != "checklist"]
+        if len(measured) < len(failed) or any(ev.basis == "law" for ev in measured):
+            # A checklist answer of no, or a threshold a text sets: the clause itself is failed.
+            return Phrase(template=N_("fails {clause} ({metrics})"), args=args)
+        if all(ev.basis == "agency" for ev in measured):
+            return Phrase(template=N_("fails the agency's thresholds under {clause} ({metrics})"), args=args)
+        # Sealed before thresholds said whose they were: the pack's, whoever set them.
+        return Phrase(template=N_("fails the pack's thresholds under {clause} ({metrics})"), args=args)
+
 
 class Recommendation(StrEnum):
     """The overall recommendation, derived from the verdicts alone."""
@@ -339,6 +382,21 @@ def _fmt(row: MetricRow) -> str:
 # Said instead of a value about a group below the disclosure minimum: reasons are published too.
 WITHHELD = Text(ko="비공개", en="withheld")
 
+# The reasons of records sealed before thresholds said whose they were: kept in the catalogs so that
+# re-rendering such a record says its sealed sentences in Korean as before.
+SEALED_BEFORE_BASIS = (
+    N_("{where} = {value} within {bounds}"),
+    N_("{where} = {value} outside {bounds}"),
+    N_("{where} = {value} outside {bounds}, decided by {first} against {second}"),
+    N_(
+        "{where} = {value}: the groups with enough evidence are within {bounds}, "
+        "but groups with too little evidence could still breach it: {groups}; {settle}"
+    ),
+    N_("{where} = {value}: the interval straddles {bounds} ({first} against {second}); {settle}"),
+    N_("{where} = {value}: the interval straddles {bounds}; {settle}"),
+    N_("{check} {metric}: all {count} values within {bounds}"),
+)
+
 
 def judge_row(
     row: MetricRow, ev: Evidence, min_group_size: int, disclosure_min: int = DISCLOSURE_MIN
@@ -362,22 +420,22 @@ def judge_row(
     args: dict[str, Phrase | Text | str] = {
         "where": where,
         "value": WITHHELD if small else _fmt(row),
-        "bounds": ev.bounds(),
+        "threshold": ev.threshold(),
     }
     bounds = (ev.min, ev.max)
     decisive, every = intervals(row, min_group_size)
     if within(every, bounds):
-        return VerdictStatus.PASS, Phrase(template=N_("{where} = {value} within {bounds}"), args=args), None
+        return VerdictStatus.PASS, Phrase(template=N_("{where} = {value} meets {threshold}"), args=args), None
     if decisive is not None and beyond(decisive, bounds):
         deciders = _deciding_pair(row, bounds)
         if deciders is None:
             return (
                 VerdictStatus.FAIL,
-                Phrase(template=N_("{where} = {value} outside {bounds}"), args=args),
+                Phrase(template=N_("{where} = {value} does not meet {threshold}"), args=args),
                 None,
             )
         reason = Phrase(
-            template=N_("{where} = {value} outside {bounds}, decided by {first} against {second}"),
+            template=N_("{where} = {value} does not meet {threshold}, decided by {first} against {second}"),
             args={**args, "first": deciders.first.group, "second": deciders.second.group},
         )
         return VerdictStatus.FAIL, reason, None
@@ -427,8 +485,8 @@ def _undecided(
     if short.cause == "small_groups":
         return Phrase(
             template=N_(
-                "{where} = {value}: the groups with enough evidence are within {bounds}, "
-                "but groups with too little evidence could still breach it: {groups}; {settle}"
+                "{where} = {value}: the groups with enough evidence meet {threshold}, "
+                "but groups with too little evidence could still miss it: {groups}; {settle}"
             ),
             args={**args, "groups": ", ".join(short.groups), "settle": settle},
         )
@@ -452,12 +510,12 @@ def _undecided(
     if short.groups and row.basis is not None and row.basis.is_summary:
         return Phrase(
             template=N_(
-                "{where} = {value}: the interval straddles {bounds} ({first} against {second}); {settle}"
+                "{where} = {value}: the interval straddles {threshold} ({first} against {second}); {settle}"
             ),
             args={**args, "first": short.groups[0], "second": short.groups[1], "settle": settle},
         )
     return Phrase(
-        template=N_("{where} = {value}: the interval straddles {bounds}; {settle}"),
+        template=N_("{where} = {value}: the interval straddles {threshold}; {settle}"),
         args={**args, "settle": settle},
     )
 
@@ -504,8 +562,8 @@ def judge_evidence(
             status,
             [
                 Phrase(
-                    template=N_("{check} {metric}: all {count} values within {bounds}"),
-                    args={**item, "count": str(len(rows)), "bounds": ev.bounds()},
+                    template=N_("{check} {metric}: all {count} values meet {threshold}"),
+                    args={**item, "count": str(len(rows)), "threshold": ev.threshold()},
                 )
             ],
             [],
@@ -550,6 +608,26 @@ def judge_question(question: Question, answer: Answer | None) -> tuple[VerdictSt
     )
 
 
+def judge_exemption(question: Question, answer: Answer | None) -> EvidenceVerdict:
+    """Judge an exempting question: "yes" makes its clause not apply; "no" or none leaves it applying."""
+    args: dict[str, Phrase | Text | str] = {"question_id": question.id, "question": question.text}
+    value = None if answer is None or answer.answer is None else answer.yes_no()
+    if value is None:
+        status = VerdictStatus.PASS
+        why = Phrase(template=N_("checklist {question_id}: no exemption claimed ({question})"), args=args)
+    else:
+        assert answer is not None
+        args["who"] = f"{answer.answered_by}, {answer.answered_at}"
+        status = VerdictStatus.NOT_APPLICABLE if value else VerdictStatus.PASS
+        template = (
+            N_("checklist {question_id}: yes ({who}): exempt, so the clause does not apply ({question})")
+            if value
+            else N_("checklist {question_id}: no ({who}): not exempt, so the clause applies")
+        )
+        why = Phrase(template=template, args=args)
+    return EvidenceVerdict.of("checklist", question.id, "exempt: yes / no", status, [why])
+
+
 def evaluate(
     policy: PolicyPack, results: dict[str, CheckResult], answers: dict[str, Answer] | None = None
 ) -> list[Verdict]:
@@ -563,7 +641,13 @@ def evaluate(
         if any(e.verdict == VerdictStatus.NOT_APPLICABLE for e in judged):
             verdicts.append(_verdict(clause, judged))
             continue
-        for question in clause.questions:
+        exemptions = [judge_exemption(q, answers.get(q.id)) for q in clause.questions if q.exempts]
+        claimed = [e for e in exemptions if e.verdict == VerdictStatus.NOT_APPLICABLE]
+        if claimed:
+            verdicts.append(_verdict(clause, claimed))
+            continue
+        judged += exemptions
+        for question in (q for q in clause.questions if not q.exempts):
             status, why = judge_question(question, answers.get(question.id))
             bounds = {"yes_no": "yes", "text": "answered", "number": "a number ≥ 0"}[question.kind]
             judged.append(EvidenceVerdict.of("checklist", question.id, bounds, status, [why]))
@@ -571,7 +655,7 @@ def evaluate(
             status, why, short = judge_evidence(
                 ev, results.get(ev.check), policy.parameters.min_group_size, policy.parameters.disclosure_min
             )
-            judged.append(EvidenceVerdict.of(ev.check, ev.metric, ev.bounds(), status, why, short))
+            judged.append(EvidenceVerdict.of(ev.check, ev.metric, ev.bounds(), status, why, short, ev))
         verdicts.append(_verdict(clause, judged))
     return verdicts
 

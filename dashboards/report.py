@@ -87,6 +87,8 @@ def report_env(lang: str) -> Environment:
         local=lambda text: i18n.in_lang(text, lang),
         # A verdict's reasons or a check's messages in `lang`; English when the record predates phrases.
         said=lambda item: item.said(lang, translations.gettext),
+        # One phrase (a failed clause's finding) in `lang`.
+        say=lambda phrase: phrase.say(lang, translations.gettext),
         # A text only known at rendering (a check's title) looked up in the catalog. Unlike `_()`, it
         # does no %-formatting on the result; gettext("") would be the catalog's header.
         translate=lambda text: translations.gettext(text) if text else text,

@@ -103,6 +103,8 @@ class AuditSummary(BaseModel):
     recommendation: str | None = None
     failing_clauses: list[str] = []
     failing_metrics: dict[str, list[str]] = {}
+    # What each failed clause's verdict says, naming whose thresholds it fails (English).
+    findings: list[str] = []
     manifest_sha256: str | None = None
     entry: str | None = None
     error: str | None = None
@@ -442,6 +444,7 @@ def summarize(entry: Entry) -> AuditSummary:
         failing_metrics={
             v.clause_id: v.failing_metrics() for v in verdicts if v.verdict == VerdictStatus.FAIL
         },
+        findings=[str(v.finding()) for v in verdicts if v.verdict == VerdictStatus.FAIL],
         manifest_sha256=entry.manifest_sha256,
         entry=str(entry.path),
     )
@@ -543,6 +546,7 @@ def measure(spec: AuditSpec, chunk_map: Any = None, resumable: bool = False) -> 
         contract=inputs.contract.expectations if inputs.contract else None,
         threshold=inputs.candidate.manifest.output.threshold,
         features=list(inputs.candidate.manifest.input_features),
+        declared=tuple(inputs.candidate.manifest.declared_performance),
         feature_info=dict(inputs.contract.features) if inputs.contract else {},
         explain_ids=tuple(spec.raw_explain_ids()),
         pseudonym_key=Ledger(spec.ledger).pseudonym_key(),

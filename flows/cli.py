@@ -76,8 +76,9 @@ def _setup(
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
 
 
-def _failing(by_clause: dict[str, list[str]]) -> str:
-    return "\n".join(f"{c} ({', '.join(m)})" for c, m in by_clause.items()) or "—"
+def _failing(summary: Any) -> str:
+    """Say what each failed clause's verdict says (whose thresholds it fails), one per line."""
+    return "\n".join(summary.findings) or "—"
 
 
 def _summary_table(summaries: list[Any], title: str) -> Table:
@@ -94,7 +95,7 @@ def _summary_table(summaries: list[Any], title: str) -> Table:
             escape(s.candidate),
             escape(s.vendor or ""),
             f"[{colours.get(rec, 'yellow')}]{rec}[/]",
-            escape(_failing(s.failing_metrics)),
+            escape(_failing(s)),
             escape(s.audit_id or ""),
         )
     return table

@@ -70,7 +70,7 @@ def show_pack(
     policy: Annotated[str, typer.Argument(help="Shipped pack id or a YAML path.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a pack's clauses and the evidence each relies on (check, metric, allowed range)."""
+    """Show a pack's clauses and the evidence each relies on (check, metric, allowed range, whose range)."""
     from assay.data.loaders import load_policy
 
     pack, _ = load_policy(policy)
@@ -83,7 +83,14 @@ def show_pack(
             "severity": c.severity,
             "levels": c.levels,
             "evidence": [
-                {"check": e.check, "metric": e.metric, "groups": e.groups, "range": e.bounds()}
+                {
+                    "check": e.check,
+                    "metric": e.metric,
+                    "groups": e.groups,
+                    "range": e.bounds(),
+                    "basis": e.basis,
+                    "cite": e.cite,
+                }
                 for e in c.evidence
             ],
             "questions": [{"id": q.id, "topic": q.topic, "kind": q.kind} for q in c.questions],
@@ -105,6 +112,7 @@ def show_pack(
             [
                 f"{e['check']} {e['metric']} {e['range']}"
                 + ("" if e["groups"] == "attributes" else f" ({e['groups']})")
+                + (f" [law: {e['cite']}]" if e["basis"] == "law" else " [agency]")
                 for e in c["evidence"]
             ]
             + [f"checklist {q['id']} ({q['kind']})" for q in c["questions"]]
@@ -131,7 +139,8 @@ def crosswalk_packs(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show, for each kind of evidence, the clauses of every pack that rely on it."""
+    """Show, for each kind of evidence, the clauses of every pack that rely on it and whose thresholds
+    they use: [agency] for the agency's own choice, [law: CITE] for a number a text sets."""
     from assay.checks.crosswalk import crosswalk
     from assay.data.loaders import POLICIES_DIR, load_policy
 
@@ -156,6 +165,8 @@ def crosswalk_packs(
                 + ("?" if not u.verified else "")
                 + (" (advisory)" if u.severity == "advisory" else "")
                 + "".join(f" ({g})" for g in u.groups)
+                # Whose thresholds these are: a reader must not take the agency's for the law's.
+                + "".join(f" [{b}]" for b in dict.fromkeys(u.basis))
                 for u in row.packs.get(pack.id, [])
             ]
             cells.append(escape("\n".join(names)) or "—")
@@ -215,12 +226,17 @@ def judge_record(
 
 def verdict_table(title: str, verdicts: list[dict[str, Any]]) -> Table:
     """Return a table of clause verdicts (as stored in a record) with their reasons."""
+    from assay.checks.policy import Verdict
+
     table = Table(title=escape(title))
     for col in ("clause", "severity", "verdict", "reasons"):
         table.add_column(col)
     for v in verdicts:
         reasons = [reason for ev in v["evidence"] for reason in ev["reasons"]]
-        table.add_row(v["clause_id"], v["severity"], v["verdict"], escape("\n".join(reasons)))
+        # A failed clause says whose thresholds it fails: the agency's are not a breach of the law.
+        finding = Verdict.model_validate(v).finding()
+        said = v["verdict"] + ("" if finding is None else f": {finding}")
+        table.add_row(v["clause_id"], v["severity"], escape(said), escape("\n".join(reasons)))
     return table
 
 
@@ -242,6 +258,11 @@ KIND_HINTS = {
     "ko": {"yes_no": "yes/no", "text": "글로 답함", "number": "숫자"},
     "en": {"yes_no": "yes/no", "text": "in words", "number": "a number"},
 }
+# An exempting question's yes lifts its clause: said beside it, so nobody claims it by habit.
+EXEMPT_HINTS = {
+    "ko": "yes/no; yes이면 적용 제외, 이 조항은 적용되지 않음",
+    "en": "yes/no; yes = exempt, the clause does not apply",
+}
 
 
 @checklist_app.command("template")
@@ -261,7 +282,8 @@ def checklist_template(
     pack, _ = load_policy(policy)
     answers = {
         q.id: {
-            "question": f"[{clause.id}] {getattr(q.text, lang)} ({KIND_HINTS[lang][q.kind]})",
+            "question": f"[{clause.id}] {getattr(q.text, lang)} "
+            f"({EXEMPT_HINTS[lang] if q.exempts else KIND_HINTS[lang][q.kind]})",
             "answer": None,
             "answered_by": None,
             "answered_at": None,

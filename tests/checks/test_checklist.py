@@ -27,7 +27,9 @@ def pack():
 
 
 def _all(pack, value) -> dict[str, Answer]:
-    return {q.id: Answer(answer=value if q.kind == "yes_no" else "Kim Minji, 02-0000-0000", **SIGNED)
+    """Every question answered `value` (a name for text ones); no exemption claimed."""
+    named = "Kim Minji, 02-0000-0000"
+    return {q.id: Answer(answer="no" if q.exempts else value if q.kind == "yes_no" else named, **SIGNED)
             for _, q in pack.questions()}  # fmt: skip
 
 
@@ -44,7 +46,7 @@ def test_unanswered_questions_need_attestation_and_keep_the_audit_conditional(pa
 def test_changing_one_answer_changes_exactly_the_clause_that_asks_it(pack) -> None:
     base = _by_clause(evaluate(pack, {}, _all(pack, "yes")))
     for clause, question in pack.questions():
-        if question.kind != "yes_no":
+        if question.kind != "yes_no" or question.exempts:
             continue
         answers = {**_all(pack, "yes"), question.id: Answer(answer="no", **SIGNED)}
         changed = {c for c, v in _by_clause(evaluate(pack, {}, answers)).items() if v != base[c]}
@@ -52,6 +54,41 @@ def test_changing_one_answer_changes_exactly_the_clause_that_asks_it(pack) -> No
         unanswered = {**_all(pack, "yes"), question.id: Answer()}
         verdicts = _by_clause(evaluate(pack, {}, unanswered))
         assert verdicts[clause.id] in (VerdictStatus.NEEDS_ATTESTATION, VerdictStatus.NOT_ASSESSED)
+
+
+def test_not_telling_users_is_a_gate_failure_unless_the_internal_use_exemption_is_claimed(pack) -> None:
+    # Art 31(1) carries the Act's only direct fine (Art 43(1)1), so a "no" makes the vendor not eligible.
+    answers = {**_all(pack, "yes"), "kr.notice": Answer(answer="no", **SIGNED)}
+    verdicts = evaluate(pack, {}, answers)
+    notice = next(v for v in verdicts if v.clause_id == "KR-AIBA-31")
+    assert notice.severity == "gate" and notice.verdict == VerdictStatus.FAIL
+    assert recommend(verdicts).value == "not_eligible"
+    assert any("kr.notice_internal_use: no (Kim Minji" in r and "applies" in r for r in notice.reasons)
+    # Decree 23(4)2: used only for the agency's internal work, no notice is due: the clause lifts.
+    exempt = {**answers, "kr.notice_internal_use": Answer(answer="yes", **SIGNED)}
+    verdicts = evaluate(pack, {}, exempt)
+    notice = next(v for v in verdicts if v.clause_id == "KR-AIBA-31")
+    assert notice.verdict == VerdictStatus.NOT_APPLICABLE
+    assert [e.metric for e in notice.evidence] == ["kr.notice_internal_use"]
+    assert "exempt, so the clause does not apply" in notice.reasons[0]
+    # No gate fails any more (the checks were not run here, so their gates are not assessed).
+    assert recommend(verdicts).value == "inconclusive"
+    # Unanswered, the exemption is not presumed: the notice questions decide.
+    unclaimed = {k: v for k, v in answers.items() if k != "kr.notice_internal_use"}
+    notice = next(v for v in evaluate(pack, {}, unclaimed) if v.clause_id == "KR-AIBA-31")
+    assert notice.verdict == VerdictStatus.FAIL and "no exemption claimed" in notice.reasons[0]
+
+
+def test_an_exempting_question_must_be_yes_no(tmp_path, pack) -> None:
+    broken = yaml.safe_load((POLICIES_DIR / "kr-public-service.yaml").read_text(encoding="utf-8"))
+    notice = next(c for c in broken["clauses"] if c["id"] == "KR-AIBA-31")
+    next(q for q in notice["questions"] if q.get("exempts")).update(kind="text")
+    path = tmp_path / "pack.yaml"
+    path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AssayInputError) as caught:
+        load_policy(str(path))
+    assert str(caught.value).startswith(f"{path}: ") and "must be of kind yes_no" in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_a_no_on_a_gate_question_makes_the_candidate_not_eligible(pack) -> None:

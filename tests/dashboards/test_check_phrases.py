@@ -29,6 +29,7 @@ SPEAKING = (
     "calibration.py",
     "contract.py",
     "counterfactual.py",
+    "declared.py",
     "explain.py",
     "fairness.py",
     "mitigation.py",

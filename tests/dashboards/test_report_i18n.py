@@ -123,7 +123,8 @@ def test_the_report_is_korean_by_default() -> None:
         assert escape(text.ko) in html, text.ko
         assert escape(text.en) not in html, text.en
     assert "Clause by clause" not in html and "Audit report" not in html
-    assert '<td class="verdict-fail">미충족</td>' in html
+    # A record sealed before thresholds said whose they were: its failed clause fails the pack's.
+    assert '<td class="verdict-fail">미충족<br><small>KR-AIBA-34.1.2에 대해 정책 팩의 기준 불충족 (' in html
     assert '<td class="rec-not_eligible">부적격</td>' in html
     assert "(조항 번호 미확인)" in html and "(id not verified)" not in html
     # Numbers and dates in prose follow the language; the metric tables keep their decimals.
@@ -141,7 +142,10 @@ def test_the_report_is_english_when_asked() -> None:
         assert escape(text.en) in html, text.en
         assert escape(text.ko) not in html, text.ko
     assert "조항별 판정" not in html and "감사 보고서" not in html
-    assert '<td class="verdict-fail">fail</td>' in html
+    assert (
+        '<td class="verdict-fail">fail<br><small>fails the pack&#39;s thresholds under KR-AIBA-34.1.2 ('
+        in html
+    )
     assert '<td class="rec-not_eligible">not eligible</td>' in html
     assert "20,000 rows" in html and "November 1, 2026 06:00 (GMT+09:00)" in html
     assert "1 watched metric row regressed beyond the pack's tolerance." in html
@@ -221,7 +225,9 @@ def _with_phrased_reasons() -> AuditRecord:
         update={
             "verdict": VerdictStatus.FAIL,
             "evidence": [
-                EvidenceVerdict.of("fairness.group_metrics", "fpr_gap", fpr_gap.bounds(), status, [outside]),
+                EvidenceVerdict.of(
+                    "fairness.group_metrics", "fpr_gap", fpr_gap.bounds(), status, [outside], evidence=fpr_gap
+                ),
                 EvidenceVerdict.of("checklist", "human_final", "yes", asked, [unanswered]),
             ],
         }
@@ -233,12 +239,37 @@ def test_verdict_reasons_are_said_in_the_reports_language() -> None:
     record = AuditRecord.model_validate_json(_with_phrased_reasons().model_dump_json())  # as sealed
     ko, en = render_report(record, lang="ko"), render_report(record, lang="en")
     where = "fairness.group_metrics fpr_gap[age_band] = 0.09 [0.07, 0.11]"
-    assert f"{where}, 허용 범위 ≤ 0.05 벗어남" in ko and "outside" not in ko
+    assert f"{where}, 기관이 정한 fpr_gap 기준(≤ 0.05)을 충족하지 않음" in ko and "outside" not in ko
     assert f"체크리스트 human_final: 답변 없음 ({escape(QUESTION.ko)})" in ko
-    assert f"{where} outside ≤ 0.05" in en
+    assert f"{where} does not meet the agency&#39;s threshold for fpr_gap (≤ 0.05)" in en
     assert f"checklist human_final: unanswered ({escape(QUESTION.en)})" in en
     # The record keeps the English sentence for machines and older readers.
-    assert record.verdicts[0].reasons[0] == f"{where} outside ≤ 0.05"
+    assert (
+        record.verdicts[0].reasons[0] == f"{where} does not meet the agency's threshold for fpr_gap (≤ 0.05)"
+    )
+
+
+def test_a_clause_failed_on_the_agencys_thresholds_is_reported_as_such_in_both_languages() -> None:
+    """The verdict cell names whose thresholds failed, never a breach of the clause itself."""
+    failed = _with_phrased_reasons()
+    verdict = failed.verdicts[0]
+    only_agency = verdict.model_copy(update={"evidence": verdict.evidence[:1]})
+    record = AuditRecord.model_validate_json(
+        failed.model_copy(update={"verdicts": [only_agency]}).model_dump_json()
+    )
+    ko, en = render_report(record, lang="ko"), render_report(record, lang="en")
+    clause = record.verdicts[0].clause_id
+    assert f"<small>fails the agency&#39;s thresholds under {clause} (fpr_gap)</small>" in en
+    assert f"<small>{clause}에 대해 기관이 정한 기준 불충족 (fpr_gap)</small>" in ko
+    assert "breach" not in en and "fails the agency" not in ko
+
+
+def test_an_old_record_keeps_its_sealed_korean_reasons() -> None:
+    """Records sealed before thresholds had a basis still say their reasons in Korean."""
+    old = Phrase(
+        template="{where} = {value} outside {bounds}", args={"where": "w", "value": "1", "bounds": "≤ 0.5"}
+    )
+    assert old.say("ko", i18n.translations("ko").gettext) == "w = 1, 허용 범위 ≤ 0.5 벗어남"
 
 
 def test_a_record_sealed_before_phrases_quotes_its_english_reasons() -> None:
@@ -317,7 +348,8 @@ def test_an_undecided_reason_says_what_would_settle_it_in_both_languages() -> No
     assert set(short.more) == {"foreign"} and short.more["foreign"] > 80  # the small side must grow
     assert short.detectable is not None and short.detectable > 1.25
     english, korean = str(reason), reason.say("ko", i18n.translations("ko").gettext)
-    assert "the interval straddles [0.8, 1.25]" in english
+    assert "the interval straddles the agency's threshold for selection_rate_ratio ([0.8, 1.25])" in english
+    assert "신뢰구간이 기관이 정한 selection_rate_ratio 기준([0.8, 1.25])의 경계에 걸침" in korean
     assert f"about {short.more['foreign']} more people in foreign would settle it" in english
     assert f"foreign에 약 {short.more['foreign']}명 더 있으면 판정 가능" in korean
     assert "80% 검정력" in korean and "would settle" not in korean

@@ -62,7 +62,7 @@ def test_a_threshold_overridden_twice_in_a_pack_is_not_sealed_as_the_last(tmp_pa
     path = tmp_path / "pack.yaml"
     path.write_text(
         "id: agency-pack\nversion: '1'\nextends: kr-public-service\ntitle: {ko: 기관, en: Agency}\n"
-        "overrides:\n  - clause: KR-ETHICS-03\n    check: fairness.group_metrics\n"
+        "overrides:\n  - clause: KR-AGENCY-PARITY\n    check: fairness.group_metrics\n"
         "    metric: equalized_odds_difference\n    max: 0.3\n    max: 0.9\n",
         encoding="utf-8",
     )

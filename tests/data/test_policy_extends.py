@@ -18,8 +18,8 @@ LOCAL = {
     "extends": "kr-public-service",
     "parameters": {"min_group_size": 50},
     "overrides": [
-        {"clause": "KR-ETHICS-03", "check": "fairness.group_metrics", "metric": "equalized_odds_difference",
-         "max": 0.05},
+        {"clause": "KR-AGENCY-PARITY", "check": "fairness.group_metrics",
+         "metric": "equalized_odds_difference", "max": 0.05},
         {"clause": "KR-TTA-07", "severity": "gate"},
     ],
     "clauses": [
@@ -54,14 +54,14 @@ def test_local_pack_keeps_the_national_clauses_and_overrides_its_thresholds(tmp_
     assert path.name == "local.yaml" and local.id == "seoul-welfare"
     assert local.lineage == [f"kr-public-service@{national.version}"]
     assert [c.id for c in local.clauses] == [c.id for c in national.clauses] + ["SEOUL-WELFARE-1"]
-    # The override reaches the attribute evidence of KR-ETHICS-03 only, not the intersections'.
-    assert [e.max for e in _evidence(local, "KR-ETHICS-03", "equalized_odds_difference")] == [0.05]
-    assert [e.max for e in _evidence(local, "KR-DECREE-28.1.5", "equalized_odds_difference")] == [0.10]
+    # The override reaches the attribute evidence of KR-AGENCY-PARITY only, not the intersections'.
+    assert [e.max for e in _evidence(local, "KR-AGENCY-PARITY", "equalized_odds_difference")] == [0.05]
+    assert [e.max for e in _evidence(local, "KR-AGENCY-INTERSECTIONS", "equalized_odds_difference")] == [0.10]
     assert next(c for c in local.clauses if c.id == "KR-TTA-07").severity == "gate"
     assert local.parameters.min_group_size == 50
     assert local.parameters.disclosure_min == national.parameters.disclosure_min
     # The national pack itself is untouched.
-    assert [e.max for e in _evidence(national, "KR-ETHICS-03", "equalized_odds_difference")] == [0.10]
+    assert [e.max for e in _evidence(national, "KR-AGENCY-PARITY", "equalized_odds_difference")] == [0.10]
 
 
 def test_a_pack_can_extend_a_local_pack_by_relative_path(tmp_path) -> None:
@@ -76,13 +76,13 @@ def test_a_pack_can_extend_a_local_pack_by_relative_path(tmp_path) -> None:
                        "max": 0.02}],
     }  # fmt: skip
     pack, _ = load_policy(str(_write(tmp_path, district, "district.yaml")))
-    assert pack.lineage == ["kr-public-service@0.3.0", "seoul-welfare@2026.1"]
+    assert pack.lineage == ["kr-public-service@0.4.0", "seoul-welfare@2026.1"]
     assert [e.max for e in _evidence(pack, "SEOUL-WELFARE-1", "ece")] == [0.02]
 
 
 EOD = {"check": "fairness.group_metrics", "metric": "roc_auc", "max": 1}
-ETHICS_EOD = {
-    "clause": "KR-ETHICS-03",
+PARITY_EOD = {
+    "clause": "KR-AGENCY-PARITY",
     "check": "fairness.group_metrics",
     "metric": "equalized_odds_difference",
 }
@@ -92,19 +92,19 @@ BROKEN = {
         "overrides.0.clause: the base pack has no clause 'KR-NOPE'",
     ),
     "evidence the clause lacks": (
-        {"overrides": [{"clause": "KR-ETHICS-03", **EOD}]},
-        "overrides.0: clause KR-ETHICS-03 has no evidence fairness.group_metrics roc_auc",
+        {"overrides": [{"clause": "KR-AGENCY-PARITY", **EOD}]},
+        "overrides.0: clause KR-AGENCY-PARITY has no evidence fairness.group_metrics roc_auc",
     ),
     "override of nothing": (
-        {"overrides": [{"clause": "KR-ETHICS-03"}]},
+        {"overrides": [{"clause": "KR-AGENCY-PARITY"}]},
         "overrides.0: Value error, an override changes a threshold or the 'severity'",
     ),
     "threshold not a number": (
-        {"overrides": [{**ETHICS_EOD, "min": float("nan")}]},
+        {"overrides": [{**PARITY_EOD, "min": float("nan")}]},
         "overrides.0.min: Input should be a finite number",
     ),
     "threshold infinite": (
-        {"overrides": [{**ETHICS_EOD, "max": float("inf")}]},
+        {"overrides": [{**PARITY_EOD, "max": float("inf")}]},
         "overrides.0.max: Input should be a finite number",
     ),
     "infinite time budget": (
@@ -133,8 +133,8 @@ BROKEN = {
     "unknown base": ({"extends": "kr-nonexistent"}, "field 'extends': unknown policy 'kr-nonexistent'"),
     "bad parameter": ({"parameters": {"min_group_size": 0}}, "field 'parameters.min_group_size'"),
     "clause id taken": (
-        {"clauses": [{**LOCAL["clauses"][0], "id": "KR-ETHICS-03"}]},
-        "clause ids used twice: KR-ETHICS-03",
+        {"clauses": [{**LOCAL["clauses"][0], "id": "KR-AGENCY-PARITY"}]},
+        "clause ids used twice: KR-AGENCY-PARITY",
     ),
 }
 

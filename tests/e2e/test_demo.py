@@ -36,8 +36,8 @@ def test_demo_recommends_only_the_fair_vendor(run_assay, demo_ledger) -> None:
     # Its only condition is the evaluation data's shortfall of foreign residents (advisory).
     assert rows["vendor-c"]["recommendation"] == "eligible_with_conditions"
     assert rows["vendor-c"]["failing_clauses"] == ["KR-TTA-07"]
-    assert "KR-ETHICS-03" in rows["vendor-a"]["failing_clauses"]
-    assert "KR-ETHICS-03" in rows["vendor-b"]["failing_clauses"]
+    assert "KR-AGENCY-PARITY" in rows["vendor-a"]["failing_clauses"]
+    assert "KR-AGENCY-PARITY" in rows["vendor-b"]["failing_clauses"]
 
 
 def _failed_metrics(run_assay, ledger: Path, audit_id: str) -> set[str]:
@@ -109,7 +109,7 @@ def test_the_demo_round_seals_a_ranked_comparison(run_assay, demo_ledger) -> Non
         "vendor-a": "not_eligible", "vendor-b": "not_eligible", "vendor-c": "eligible_with_conditions",
     }  # fmt: skip
     gates = {row["clause_id"]: row["verdicts"] for row in comparison["clauses"]}
-    assert gates["KR-ETHICS-03"] == {"vendor-a": "fail", "vendor-b": "fail", "vendor-c": "pass"}
+    assert gates["KR-AGENCY-PARITY"] == {"vendor-a": "fail", "vendor-b": "fail", "vendor-c": "pass"}
     eod = next(
         r for r in comparison["rankings"]
         if r["metric"] == "equalized_odds_difference" and r["attribute"] == "nationality"
@@ -136,7 +136,7 @@ def test_audit_prints_json_and_exits_1_when_a_gate_fails(run_assay, scenario, tm
     summary = json.loads(proc.stdout)
     assert summary["audit_id"] == "welfare-review.vendor-a.v1"
     assert summary["recommendation"] == "not_eligible"
-    assert "KR-ETHICS-03" in summary["failing_clauses"]
+    assert "KR-AGENCY-PARITY" in summary["failing_clauses"]
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
     # The entry was signed with the key given, and verifies with its public half.
     assert (ledger / "entries" / "000001" / "manifest.sig").is_file()
@@ -158,6 +158,8 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
     filled = yaml.safe_load(template.stdout)
     for item in filled["answers"].values():
         item.update(answer="Minji Kim, 02-0000-0000" if "name and contact" in item["question"] else "yes")
+        if "claim this exemption" in item["question"]:
+            item.update(answer="no")  # recipients are told; the office claims no internal-use exemption
         item.update(answered_by="Minji Kim (welfare policy team)", answered_at="2026-11-20")
     answers = tmp_path / "answers.yaml"
     answers.write_text(yaml.safe_dump(filled, allow_unicode=True), encoding="utf-8")
@@ -191,10 +193,10 @@ def test_individual_reasons_for_an_id_asked_for_are_sealed_under_a_pseudonym(
     assert any("**********" in p for p in parameters)
     assert not any(wanted in p for p in parameters)
     # The answers are sealed with who gave them, and settle the clauses that asked.
-    assert len(record["attestations"]) == 17
+    assert len(record["attestations"]) == 26
     assert {a["answered_by"] for a in record["attestations"]} == {"Minji Kim (welfare policy team)"}
     verdicts = {v["clause_id"]: v["verdict"] for v in record["verdicts"]}
-    assert verdicts["KR-AIBA-34.1.4"] == verdicts["KR-AIBA-34.1.5"] == "pass"
+    assert verdicts["KR-AIBA-34.1.4"] == verdicts["KR-AIBA-34.1.5"] == verdicts["KR-AIBA-31"] == "pass"
     assert record["inputs"]["answers_sha256"] and "Minji Kim" in report
     assert run_assay("verify", "--ledger", str(ledger)).returncode == 0
 
@@ -218,7 +220,12 @@ def test_the_demo_seals_its_triage_and_labels_the_eligible_vendor(run_assay, dem
     assert proc.returncode == 0, proc.stderr
     assert "eligible_with_conditions" in proc.stderr and "audit entry is intact" in proc.stderr
     label = json.loads((labels / f"{vendor_c}.label.json").read_text())["label"]
+    # Conditions are the clauses not passed; the demo vendors declare no accuracy levels, so the
+    # clause that measures them is not assessed and listed with them.
     assert label["conditions"] == [
-        c for c in label["conditions"] if c["verdict"] in ("fail", "needs_attestation", "inconclusive")
+        c
+        for c in label["conditions"]
+        if c["verdict"] in ("fail", "needs_attestation", "inconclusive", "not_assessed")
     ]
+    assert {"clause": "KR-AIBA-34.1.5-DECLARED", "verdict": "not_assessed"} in label["conditions"]
     assert {"clause": "KR-TTA-07", "verdict": "fail"} in label["conditions"]

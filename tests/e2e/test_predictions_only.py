@@ -88,7 +88,7 @@ def test_predictions_only_audit_gives_group_error_rates_as_long_rows(run_assay, 
     summary = json.loads(proc.stdout)
     # The planted regional gap fails the diversity gate; what needs the model is not assessed.
     assert summary["recommendation"] == "not_eligible"
-    assert "KR-ETHICS-03" in summary["failing_clauses"]
+    assert "KR-AGENCY-PARITY" in summary["failing_clauses"]
 
     shown = run_assay("show", summary["audit_id"], "--ledger", str(ledger), "--json")
     assert shown.returncode == 0, shown.stderr

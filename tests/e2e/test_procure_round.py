@@ -258,12 +258,12 @@ def test_every_candidate_is_listed_with_its_outcome_and_the_exit_code_follows(pr
     # their format.
     for name in ("vendor-a", "vendor-b"):
         assert outcomes[name]["recommendation"] == "not_eligible"
-        assert "KR-ETHICS-03" in outcomes[name]["failing_clauses"]
+        assert "KR-AGENCY-PARITY" in outcomes[name]["failing_clauses"]
     # vendor-c's model does not fail that gate in either guise, but on 20,000 rows the interval of
     # the foreign residents' selection-rate ratio still straddles 1.25 (the demo's 80,000 rows
     # decide it), so neither can be eligible yet.
     for name in ("vendor-c", "vendor-d"):
-        assert _verdict(comparison, "KR-ETHICS-03", name) == "inconclusive"
+        assert _verdict(comparison, "KR-AGENCY-PARITY", name) == "inconclusive"
         assert outcomes[name]["recommendation"] in ("inconclusive", "not_eligible")
     # A predictions file gives no model to explain: the explanation-plan gate cannot be decided.
     # The endpoint can be explained through its scores, so the gate is decided for it.
