@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
@@ -232,6 +234,12 @@ class PolicyPack(BaseModel):
     def questions(self) -> list[tuple[Clause, Question]]:
         """Return every checklist question with its clause, in pack order."""
         return [(c, q) for c in self.clauses for q in c.questions]
+
+    def sha256(self) -> str:
+        """Return the SHA-256 of the pack as judged: its canonical JSON, the packs it extends included."""
+        # Not the top file's bytes: a change to an `extends` base must change the fingerprint too.
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class VerdictStatus(StrEnum):

@@ -295,7 +295,7 @@ def fingerprint(spec: AuditSpec, inputs: Inputs) -> Fingerprints:
     return Fingerprints(
         data_sha256=loaders.sha256_file(spec.data),
         model_sha256=inputs.candidate.sha256,
-        policy_sha256=loaders.sha256_file(inputs.policy_path),
+        policy_sha256=inputs.policy.sha256(),
         profile_sha256=loaders.sha256_file(inputs.profile_path),
         contract_sha256=loaders.sha256_file(inputs.contract_path) if inputs.contract_path else None,
         answers_sha256=loaders.sha256_file(spec.answers) if spec.answers else None,

@@ -28,6 +28,8 @@ class Fingerprints(BaseModel):
 
     data_sha256: str
     model_sha256: str
+    # Of the pack as judged (its canonical JSON, bases included), not of the top file; records
+    # sealed before December 2026 hold the top file's SHA-256.
     policy_sha256: str
     profile_sha256: str
     contract_sha256: str | None
