@@ -496,13 +496,12 @@ def verify(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write a file whole or not at all, or say in one line why it cannot be written."""
+    from assay.flows.files import write_whole
+
     try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_whole({path: data})
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
 
 

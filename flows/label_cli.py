@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from assay.checks.errors import AssayInputError
+from assay.flows.files import write_whole
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -46,22 +45,6 @@ def _day(value: str | None, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise AssayInputError(f"{option} {value!r}: expected a date as YYYY-MM-DD") from None
-
-
-def _write_together(files: dict[Path, bytes]) -> None:
-    """Write files so that each appears whole: a temporary file beside it, then a rename."""
-    for path, data in files.items():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 @dataclass(frozen=True)
@@ -102,10 +85,11 @@ def issue_label(ledger: Path, audit_id: str, key: Ed25519PrivateKey, out: Path, 
         raise AssayInputError(f"{ledger}: no audit {audit_id!r} (see `assay history`)")
     if "record.json" not in entry.manifest["files"]:
         raise AssayInputError(f"{audit_id}: a round's comparison; labels are issued for single audits")
-    wrong_key = ledger_key_problem(store, fingerprint(key))
+    signer = store.signed_by()
+    wrong_key = ledger_key_problem(signer, fingerprint(key))
     if wrong_key:
         raise AssayInputError(f"{ledger}: the label would be {wrong_key}")
-    problems = store.verify(key.public_key() if store.signed_by() else None)
+    problems = store.verify(key.public_key() if signer else None)
     if problems:
         raise LedgerIntegrityError(problems)
     label = build_label(entry, AuditRecord.model_validate_json(entry.read("record.json")), day)
@@ -121,7 +105,7 @@ def issue_label(ledger: Path, audit_id: str, key: Ed25519PrivateKey, out: Path, 
     except OSError as exc:
         raise AssayInputError(f"{out}: cannot create the folder ({exc.strerror})") from None
     json_path, svg_path = out / f"{audit_id}.label.json", out / f"{audit_id}.label.svg"
-    _write_together({json_path: sign_label(label, key), svg_path: render_badge(label, short).encode()})
+    write_whole({json_path: sign_label(label, key), svg_path: render_badge(label, short).encode()})
     return IssuedLabel(json_path, svg_path, short, label)
 
 

@@ -178,9 +178,8 @@ def check_label(
     return label, _against_ledger(label, ledger, key, issued, since)
 
 
-def ledger_key_problem(ledger: Ledger, key_fingerprint: str) -> str | None:
-    """Return why a label signed with this key cannot stand for a signed ledger (None when it can)."""
-    signer = ledger.signed_by()
+def ledger_key_problem(signer: str | None, key_fingerprint: str) -> str | None:
+    """Return why a label signed with this key cannot stand for a ledger `signer` signs (None if it can)."""
     if signer is None or signer == key_fingerprint:
         return None
     return (
@@ -224,12 +223,13 @@ def _against_ledger(
     if entry.manifest_sha256 != label.get("manifest_sha256"):
         return f"{audit_id}: the ledger's entry is not the one the label was issued for (manifest differs)"
     fp = signing.fingerprint(key)
-    problem = ledger_key_problem(ledger, fp)
+    signer = ledger.signed_by()
+    problem = ledger_key_problem(signer, fp)
     if problem:
         return problem
     # A signed ledger is verified with the label's key, HEAD included, so its tail (where a
     # revoking audit sits) cannot be cut without the key; an unsigned one only against `since`.
-    signed = ledger.signed_by() is not None or label.get("ledger_key") is not None
+    signed = signer is not None or label.get("ledger_key") is not None
     problems = ledger.verify(key if signed else None, since)
     if problems:
         with_key = f" with key {fp}" if signed else ""

@@ -123,10 +123,14 @@ class Ledger:
         self.entries_dir = self.root / "entries"
         self._lock_timeout = lock_timeout
 
+    def _timeout(self) -> float:
+        """Return how long this writer waits for the lock: as constructed, else the environment's."""
+        return self._lock_timeout if self._lock_timeout is not None else lock_timeout()
+
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """Hold the writers' lock; raise LedgerLockedError when another writer keeps it too long."""
-        timeout = self._lock_timeout if self._lock_timeout is not None else lock_timeout()
+        timeout = self._timeout()
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / LOCK), timeout=timeout)
         try:
@@ -391,9 +395,8 @@ class Ledger:
             # here has no writer to wait for; a read-only one (or a writer holding the lock too
             # long) is verified unlocked.
             if (self.root / LOCK).is_file():
-                timeout = self._lock_timeout if self._lock_timeout is not None else lock_timeout()
                 with contextlib.suppress(OSError):
-                    stack.enter_context(FileLock(str(self.root / LOCK), timeout=timeout))
+                    stack.enter_context(FileLock(str(self.root / LOCK), timeout=self._timeout()))
             return self._verify(public_key, since)
 
     def head(self) -> checkpoint.Checkpoint | None:
